@@ -1,0 +1,259 @@
+"""``helpdesk-slo``: the command line of the exporter and of the pack generator.
+
+Exit codes: 0 ok, 1 a check or a drift failed (or the helpdesk could not be
+read), 2 bad usage or bad config.  Config problems are printed one per line,
+with file and line, and never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from exporter import __version__
+from exporter.config import Config, ConfigError, load_config
+from exporter.model import format_instant, parse_instant
+from exporter.slo import Evaluator, Outcome, TicketEvaluation
+from exporter.sources import build_source
+from exporter.sources.base import SourceError, SourceUnavailable
+from exporter.units import format_duration
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit 2)."""
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return format_instant(datetime.fromtimestamp(ts, UTC))
+
+
+def _number(value: float) -> int | float:
+    """Whole numbers print without a trailing ``.0``."""
+    return int(value) if float(value).is_integer() else round(value, 6)
+
+
+# --- check -------------------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_config(args.config)
+    config.build_calendars()
+    slos = ", ".join(s.name for s in config.slos) or "none"
+    print(
+        f"{args.config}: ok — source {config.source.type.value}, "
+        f"{len(config.calendars)} calendar(s), {len(config.slas)} SLA metric(s), "
+        f"{len(config.slos)} SLO(s): {slos}",
+        file=out,
+    )
+    return EXIT_OK
+
+
+# --- evaluate ----------------------------------------------------------------------------------
+
+
+def _parse_at(text: str | None) -> float:
+    if text is None:
+        return time.time()
+    try:
+        return parse_instant(text, "--at").timestamp()
+    except ValueError as exc:
+        raise UsageError(f"{exc} (example: --at 2026-11-02T12:00:00Z)") from None
+
+
+def _latest(outcomes: Sequence[Outcome]) -> Outcome:
+    return max(outcomes, key=lambda o: o.cycle)
+
+
+def evaluation_json(
+    evaluator: Evaluator, evaluations: Sequence[TicketEvaluation], at: float
+) -> dict[str, Any]:
+    """The ``evaluate`` JSON document (shape fixed by DESIGN.md)."""
+    tickets = []
+    for evaluation in evaluations:
+        slas = {}
+        for metric, statuses in evaluation.slas.items():
+            if not statuses:
+                continue
+            status = max(statuses, key=lambda s: s.cycle)
+            slas[metric] = {
+                "state": status.state.value,
+                "target_seconds": _number(status.target_seconds),
+                "deadline": _iso(status.deadline),
+                "stopped_at": _iso(status.stopped_at),
+                "breached_at": _iso(status.breached_at),
+                "elapsed_business_seconds": _number(status.elapsed_business_seconds),
+            }
+        slos = {}
+        for name, outcomes in evaluation.slos.items():
+            if not outcomes:
+                continue
+            outcome = _latest(outcomes)
+            slos[name] = {"result": outcome.result.value, "decided_at": _iso(outcome.decided_at)}
+        tickets.append({"id": evaluation.ticket.id, "slas": slas, "slos": slos})
+    summary = {
+        name: {
+            "good": s.good,
+            "bad": s.bad,
+            "pending": s.pending,
+            "error_budget_remaining_ratio": _number(s.error_budget_remaining_ratio),
+        }
+        for name, s in evaluator.summarize(evaluations, at).items()
+    }
+    return {"at": _iso(at), "tickets": tickets, "slos": summary}
+
+
+def _table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
+
+
+def _short_time(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def print_evaluation_table(document: dict[str, Any], out: TextIO) -> None:
+    print(f"as of {document['at']}", file=out)
+    rows = [["TICKET", "SLA", "STATE", "ELAPSED", "TARGET", "DEADLINE", "STOPPED", "SLOS"]]
+    for ticket in document["tickets"]:
+        slo_text = ", ".join(f"{n}={v['result']}" for n, v in ticket["slos"].items()) or "-"
+        if not ticket["slas"]:
+            rows.append([ticket["id"], "-", "-", "-", "-", "-", "-", slo_text])
+        for metric, sla in ticket["slas"].items():
+            rows.append(
+                [
+                    ticket["id"],
+                    metric,
+                    sla["state"],
+                    format_duration(sla["elapsed_business_seconds"]),
+                    format_duration(sla["target_seconds"]),
+                    (sla["deadline"] or "-"),
+                    (sla["stopped_at"] or "-"),
+                    slo_text,
+                ]
+            )
+            slo_text = ""
+    print(file=out)
+    _table(rows, out)
+    print(file=out)
+    rows = [["SLO", "GOOD", "BAD", "PENDING", "BUDGET LEFT"]]
+    for name, s in document["slos"].items():
+        rows.append(
+            [
+                name,
+                str(s["good"]),
+                str(s["bad"]),
+                str(s["pending"]),
+                f"{s['error_budget_remaining_ratio'] * 100:.1f}%",
+            ]
+        )
+    if len(rows) > 1:
+        _table(rows, out)
+
+
+def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_config(args.config)
+    at = _parse_at(args.at)
+    source = build_source(config)
+    result = source.poll(None, at)
+    for problem in result.problems:
+        print(f"warning: skipped {problem}", file=sys.stderr)
+    evaluator = Evaluator(config)
+    wanted = set(args.ticket or ())
+    tickets = sorted(
+        (t for t in result.tickets if t.created_at.timestamp() <= at),
+        key=lambda t: (t.created_at, t.id),
+    )
+    if wanted:
+        missing = wanted - {t.id for t in tickets}
+        if missing:
+            print(f"warning: no ticket {', '.join(sorted(missing))} as of {_iso(at)}", file=sys.stderr)
+    # "as of --at": the data is taken as complete up to at
+    evaluations = [evaluator.evaluate(t, at, at) for t in tickets]
+    document = evaluation_json(evaluator, evaluations, at)
+    if wanted:
+        document["tickets"] = [t for t in document["tickets"] if t["id"] in wanted]
+    if args.format == "json":
+        json.dump(document, out, indent=2)
+        out.write("\n")
+    else:
+        print_evaluation_table(document, out)
+    return EXIT_OK
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="helpdesk-slo",
+        description="Helpdesk SLA clocks as Prometheus metrics, and the SLO pack that pages on them.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    check = commands.add_parser("check", help="validate a config file and exit")
+    check.add_argument("--config", required=True, metavar="FILE")
+    check.set_defaults(handler=cmd_check)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="poll once and print every ticket's SLA clocks and SLO outcomes",
+        description="Poll the source once and print each ticket's SLA clocks and SLO outcomes "
+        "as of --at (default now), treating the data as complete up to then.",
+    )
+    evaluate.add_argument("--config", required=True, metavar="FILE")
+    evaluate.add_argument("--at", metavar="ISO8601", help="evaluation instant, e.g. 2026-11-02T12:00:00Z")
+    evaluate.add_argument("--format", choices=("json", "table"), default="json")
+    evaluate.add_argument(
+        "--ticket", action="append", metavar="ID", help="only this ticket (repeatable)"
+    )
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args, out)
+        return code
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SourceUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,229 @@
+"""The normalized ticket every source maps its API into, and its JSON form.
+
+A :class:`Ticket` is what the SLA clocks read: when it was created, how it is
+classified (priority, channel, group, brand, type, tags) and a time-ordered
+list of :class:`TicketEvent` (replies, status changes, solves, ratings).
+All instants are aware UTC datetimes.  The JSON form (one object per line in a
+``file`` source, and what ``evaluate`` reads) is parsed by
+:func:`ticket_from_json`; every problem names the field it is about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class Priority(StrEnum):
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+PRIORITIES: tuple[Priority, ...] = tuple(Priority)
+
+
+class EventType(StrEnum):
+    STATUS = "status"
+    AGENT_REPLY = "agent_reply"
+    REQUESTER_REPLY = "requester_reply"
+    ASSIGNED = "assigned"
+    SOLVED = "solved"
+    REOPENED = "reopened"
+    CSAT = "csat"
+
+
+class Author(StrEnum):
+    """Who wrote an agent reply: a person or an AI agent (a bot that answers)."""
+
+    AGENT = "agent"
+    AI_AGENT = "ai_agent"
+
+
+class Rating(StrEnum):
+    GOOD = "good"
+    BAD = "bad"
+
+
+#: Statuses after which a ticket no longer waits on the support team.
+CLOSED_STATUSES = frozenset({"solved", "closed"})
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEvent:
+    """One thing that happened to a ticket.
+
+    ``public``/``automated``/``author`` matter for agent replies only; ``to``
+    for status changes; ``rating`` for satisfaction ratings.
+    """
+
+    at: datetime
+    type: EventType
+    public: bool = True
+    automated: bool = False
+    author: Author = Author.AGENT
+    to: str | None = None
+    rating: Rating | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: str
+    created_at: datetime
+    status: str
+    priority: Priority
+    channel: str | None = None
+    group: str | None = None
+    brand: str | None = None
+    type: str | None = None
+    tags: tuple[str, ...] = ()
+    events: tuple[TicketEvent, ...] = field(default=())
+    assignee: str | None = None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+
+class TicketFormatError(ValueError):
+    """A ticket record that does not have the normalized shape."""
+
+
+def parse_instant(value: Any, where: str) -> datetime:
+    """Parse an ISO 8601 instant with an offset (or ``Z``) into aware UTC."""
+    if not isinstance(value, str):
+        raise TicketFormatError(f"{where}: expected an ISO 8601 time, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise TicketFormatError(f"{where}: not an ISO 8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise TicketFormatError(
+            f"{where}: time {value!r} has no offset; write it in UTC with a trailing Z"
+        )
+    return parsed.astimezone(UTC)
+
+
+def format_instant(value: datetime) -> str:
+    """ISO 8601 UTC with ``Z``, seconds precision unless there are microseconds."""
+    value = value.astimezone(UTC)
+    timespec = "microseconds" if value.microsecond else "seconds"
+    return value.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
+
+
+def _optional_str(record: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TicketFormatError(f"{where}.{key}: expected a string or null, got {value!r}")
+    return str(value)
+
+
+def _bool(record: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    value = record.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise TicketFormatError(f"{where}.{key}: expected true or false, got {value!r}")
+    return value
+
+
+def _choice(enum: type[_E], value: Any, where: str) -> _E:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise TicketFormatError(f"{where}: {value!r} is not one of {allowed}") from None
+
+
+def event_from_json(record: Any, where: str) -> TicketEvent:
+    if not isinstance(record, Mapping):
+        raise TicketFormatError(f"{where}: expected an object, got {record!r}")
+    event_type = _choice(EventType, record.get("type"), f"{where}.type")
+    rating = None
+    if event_type is EventType.CSAT:
+        rating = _choice(Rating, record.get("rating"), f"{where}.rating")
+    to = _optional_str(record, "to", where)
+    if event_type is EventType.STATUS and to is None:
+        raise TicketFormatError(f"{where}.to: a status event needs the status it changes to")
+    author_value = record.get("author") or Author.AGENT.value
+    return TicketEvent(
+        at=parse_instant(record.get("at"), f"{where}.at"),
+        type=event_type,
+        public=_bool(record, "public", True, where),
+        automated=_bool(record, "automated", False, where),
+        author=_choice(Author, author_value, f"{where}.author"),
+        to=to,
+        rating=rating,
+    )
+
+
+def ticket_from_json(record: Any) -> Ticket:
+    """Build a :class:`Ticket` from its JSON form; events are sorted by time."""
+    if not isinstance(record, Mapping):
+        raise TicketFormatError(f"expected a ticket object, got {type(record).__name__}")
+    ticket_id = _optional_str(record, "id", "ticket")
+    if not ticket_id:
+        raise TicketFormatError("id: every ticket needs an id")
+    where = f"ticket {ticket_id}"
+    raw_events = record.get("events") or []
+    if not isinstance(raw_events, list):
+        raise TicketFormatError(f"{where}.events: expected a list")
+    events = [event_from_json(e, f"{where}.events[{i}]") for i, e in enumerate(raw_events)]
+    events.sort(key=lambda e: e.at)  # stable: same-instant events keep their order
+    tags = record.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise TicketFormatError(f"{where}.tags: expected a list of strings")
+    status = _optional_str(record, "status", where) or "new"
+    return Ticket(
+        id=ticket_id,
+        created_at=parse_instant(record.get("created_at"), f"{where}.created_at"),
+        status=status,
+        priority=_choice(Priority, record.get("priority") or "normal", f"{where}.priority"),
+        channel=_optional_str(record, "channel", where),
+        group=_optional_str(record, "group", where),
+        brand=_optional_str(record, "brand", where),
+        type=_optional_str(record, "type", where),
+        tags=tuple(tags),
+        events=tuple(events),
+        assignee=_optional_str(record, "assignee", where),
+    )
+
+
+def event_to_json(event: TicketEvent) -> dict[str, Any]:
+    out: dict[str, Any] = {"at": format_instant(event.at), "type": event.type.value}
+    if event.type is EventType.AGENT_REPLY:
+        out["public"] = event.public
+        out["automated"] = event.automated
+        out["author"] = event.author.value
+    if event.to is not None:
+        out["to"] = event.to
+    if event.rating is not None:
+        out["rating"] = event.rating.value
+    return out
+
+
+def ticket_to_json(ticket: Ticket) -> dict[str, Any]:
+    """The JSON form of a ticket; ``ticket_from_json`` reads it back unchanged."""
+    out: dict[str, Any] = {
+        "id": ticket.id,
+        "created_at": format_instant(ticket.created_at),
+        "status": ticket.status,
+        "priority": ticket.priority.value,
+        "channel": ticket.channel,
+        "group": ticket.group,
+        "brand": ticket.brand,
+        "type": ticket.type,
+        "tags": list(ticket.tags),
+        "events": [event_to_json(e) for e in ticket.events],
+    }
+    if ticket.assignee is not None:
+        out["assignee"] = ticket.assignee
+    return out

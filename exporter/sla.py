@@ -1,0 +1,322 @@
+"""SLA clocks: when each clock of a ticket runs, pauses and stops, and its state.
+
+A clock is first reduced to the business-agnostic facts of a ticket's history
+(:class:`Clock`: the intervals in which it ran, the instants it stopped), then
+read against a calendar and a target (:func:`clock_status`).  Keeping the two
+apart lets SLOs ask the same clock a different question ("did it stop within
+half of the target?") without walking the history again.
+
+Rules (see DESIGN.md, "SLA clocks"):
+
+* ``first_response`` starts at creation and stops at the first public,
+  non-automated agent reply whose author the SLA counts (``replies_count``),
+  or when the ticket is solved without such a reply.
+* ``next_response`` has one cycle per requester reply that follows a counted
+  agent reply; a cycle stops at the next counted agent reply or at a solve.
+* ``resolution`` starts at creation, pauses while the status is one of the
+  SLA's ``pause_statuses``, stops when solved; a reopen resumes it.
+
+All instants here are POSIX seconds (floats); events after ``at`` are ignored.
+A clock that stops exactly at its deadline has met it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from exporter.calendar import BusinessCalendar
+from exporter.model import Author, EventType, Ticket, TicketEvent
+
+FIRST_RESPONSE = "first_response"
+NEXT_RESPONSE = "next_response"
+RESOLUTION = "resolution"
+SLA_METRICS = (FIRST_RESPONSE, NEXT_RESPONSE, RESOLUTION)
+
+_SOLVED_STATUSES = frozenset({"solved", "closed"})
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """When one clock cycle ran, before any calendar or target is applied.
+
+    ``segments`` are the running intervals in time order; the last one's end
+    is ``None`` while the clock runs at ``at``.  ``stops`` are the instants it
+    stopped (a resolution clock stops again after a reopen); the first stop
+    decides SLO outcomes.  ``stopped`` and ``paused`` describe it at ``at``.
+    """
+
+    metric: str
+    cycle: int
+    started_at: float
+    segments: tuple[tuple[float, float | None], ...]
+    stops: tuple[float, ...]
+    stopped: bool
+    paused: bool
+
+    @property
+    def first_stop(self) -> float | None:
+        return self.stops[0] if self.stops else None
+
+    @property
+    def last_stop(self) -> float | None:
+        return self.stops[-1] if self.stops else None
+
+
+@dataclass(frozen=True, slots=True)
+class ClockStatus:
+    """One clock read against its calendar and target, as of ``at``."""
+
+    metric: str
+    cycle: int
+    state: ClockState
+    target_seconds: float
+    started_at: float
+    deadline: float | None
+    stopped_at: float | None
+    breached_at: float | None
+    elapsed_business_seconds: float
+
+
+def _counts(event: TicketEvent, replies_count: Collection[Author]) -> bool:
+    """A public, human-meaningful agent reply by an author the SLA counts."""
+    return (
+        event.type is EventType.AGENT_REPLY
+        and event.public
+        and not event.automated
+        and event.author in replies_count
+    )
+
+
+def _is_solve(event: TicketEvent) -> bool:
+    return event.type is EventType.SOLVED or (
+        event.type is EventType.STATUS and event.to in _SOLVED_STATUSES
+    )
+
+
+def _is_reopen(event: TicketEvent, solved: bool) -> bool:
+    if event.type is EventType.REOPENED:
+        return True
+    return solved and event.type is EventType.STATUS and event.to not in _SOLVED_STATUSES
+
+
+def _events_until(ticket: Ticket, at: float) -> Iterable[tuple[float, TicketEvent]]:
+    for event in ticket.events:
+        ts = event.at.timestamp()
+        if ts > at:
+            break
+        yield ts, event
+
+
+def first_response_clock(
+    ticket: Ticket, at: float, replies_count: Collection[Author]
+) -> Clock | None:
+    start = ticket.created_at.timestamp()
+    if start > at:
+        return None
+    for ts, event in _events_until(ticket, at):
+        if _counts(event, replies_count) or _is_solve(event):
+            stop = max(ts, start)
+            return Clock(FIRST_RESPONSE, 0, start, ((start, stop),), (stop,), True, False)
+    return Clock(FIRST_RESPONSE, 0, start, ((start, None),), (), False, False)
+
+
+def next_response_clocks(
+    ticket: Ticket, at: float, replies_count: Collection[Author]
+) -> list[Clock]:
+    clocks: list[Clock] = []
+    agent_replied = False
+    open_since: float | None = None
+    for ts, event in _events_until(ticket, at):
+        if event.type is EventType.REQUESTER_REPLY:
+            if agent_replied and open_since is None:
+                open_since = ts
+            agent_replied = False
+        elif _counts(event, replies_count) or _is_solve(event):
+            if open_since is not None:
+                clocks.append(
+                    Clock(
+                        NEXT_RESPONSE,
+                        len(clocks),
+                        open_since,
+                        ((open_since, ts),),
+                        (ts,),
+                        True,
+                        False,
+                    )
+                )
+                open_since = None
+            if _counts(event, replies_count):
+                agent_replied = True
+    if open_since is not None:
+        clocks.append(
+            Clock(NEXT_RESPONSE, len(clocks), open_since, ((open_since, None),), (), False, False)
+        )
+    return clocks
+
+
+def resolution_clock(ticket: Ticket, at: float, pause_statuses: Collection[str]) -> Clock | None:
+    start = ticket.created_at.timestamp()
+    if start > at:
+        return None
+    segments: list[tuple[float, float | None]] = []
+    stops: list[float] = []
+    running_since: float | None = start
+    solved = False
+    paused = False
+    for ts, event in _events_until(ticket, at):
+        ts = max(ts, start)
+        if _is_solve(event):
+            if not solved:
+                if running_since is not None:
+                    segments.append((running_since, ts))
+                running_since = None
+                stops.append(ts)
+                solved = True
+                paused = False
+            continue
+        if _is_reopen(event, solved):
+            solved = False
+            status = event.to if event.type is EventType.STATUS else "open"
+            paused = status in pause_statuses
+            running_since = None if paused else ts
+            continue
+        if event.type is EventType.STATUS and not solved:
+            now_paused = event.to in pause_statuses
+            if now_paused and not paused:
+                if running_since is not None:
+                    segments.append((running_since, ts))
+                running_since = None
+            elif paused and not now_paused:
+                running_since = ts
+            paused = now_paused
+    if running_since is not None:
+        segments.append((running_since, None))
+    return Clock(RESOLUTION, 0, start, tuple(segments), tuple(stops), solved, paused)
+
+
+def elapsed_until(clock: Clock, calendar: BusinessCalendar, until: float) -> float:
+    """Business seconds the clock ran before ``until`` (open segments run to ``until``)."""
+    total = 0.0
+    for start, end in clock.segments:
+        if start >= until:
+            break
+        stop = until if end is None else min(end, until)
+        total += calendar.elapsed_ts(start, stop)
+    return total
+
+
+def instant_reaching(
+    clock: Clock, calendar: BusinessCalendar, seconds: float, project: bool = False
+) -> float | None:
+    """The earliest instant at which the clock has run ``seconds`` business seconds.
+
+    This is the deadline (or an SLO's threshold instant).  ``None`` when the
+    clock stopped or paused before getting there, unless ``project`` is set:
+    then a stopped clock reports the instant it would have reached had its
+    last run gone on (the deadline it met).  An open last segment always gets
+    there eventually.
+    """
+    spent = 0.0
+    for start, end in clock.segments:
+        if end is None:
+            return calendar.add_ts(start, seconds - spent)
+        run = calendar.elapsed_ts(start, end)
+        if spent + run >= seconds:
+            return calendar.add_ts(start, seconds - spent)
+        spent += run
+    if project and clock.stopped and clock.segments:
+        last_start, last_end = clock.segments[-1]
+        assert last_end is not None
+        return calendar.add_ts(last_start, seconds - spent + calendar.elapsed_ts(last_start, last_end))
+    return None
+
+
+def breach_instant(clock: Clock, calendar: BusinessCalendar, seconds: float) -> float | None:
+    """The instant after which the clock is past ``seconds``, or ``None`` if it never is.
+
+    Usually the deadline itself.  A clock that stops exactly at its deadline
+    has met it, and one that pauses exactly there is not late yet: either
+    breaches only when it runs again (a reopen or a resume).
+    """
+    spent = 0.0
+    segments = clock.segments
+    for index, (start, end) in enumerate(segments):
+        if end is None:
+            return calendar.add_ts(start, seconds - spent)
+        run = calendar.elapsed_ts(start, end)
+        if spent + run >= seconds:
+            reach = calendar.add_ts(start, seconds - spent)
+            if reach < end:
+                return reach
+            return segments[index + 1][0] if index + 1 < len(segments) else None
+        spent += run
+    return None
+
+
+def clock_status(
+    clock: Clock,
+    calendar: BusinessCalendar,
+    target_seconds: float,
+    at: float,
+    watermark: float | None = None,
+) -> ClockStatus:
+    """Read a clock against its target as of ``at``.
+
+    A clock is breached once its deadline has passed and the data is known
+    complete past it (``watermark``, default ``at``): a reply that was not
+    fetched yet must not count as a breach.  It stays breached when it later
+    stops or pauses.  The deadline of a paused clock is unknown (``None``).
+    """
+    horizon = at if watermark is None else min(at, watermark)
+    elapsed = elapsed_until(clock, calendar, at)
+    deadline = instant_reaching(clock, calendar, target_seconds, project=True)
+    breach = breach_instant(clock, calendar, target_seconds)
+    breached = breach is not None and breach < horizon
+    if breached:
+        state = ClockState.BREACHED
+    elif clock.stopped:
+        state = ClockState.MET
+    elif clock.paused:
+        state = ClockState.PAUSED
+        deadline = None
+    else:
+        state = ClockState.RUNNING
+    return ClockStatus(
+        metric=clock.metric,
+        cycle=clock.cycle,
+        state=state,
+        target_seconds=target_seconds,
+        started_at=clock.started_at,
+        deadline=deadline,
+        stopped_at=clock.last_stop if clock.stopped else None,
+        breached_at=breach if breached else None,
+        elapsed_business_seconds=elapsed,
+    )
+
+
+def clocks_for(
+    ticket: Ticket,
+    metric: str,
+    at: float,
+    replies_count: Collection[Author] = (Author.AGENT,),
+    pause_statuses: Collection[str] = ("pending", "on_hold"),
+) -> Sequence[Clock]:
+    """Every cycle of one SLA metric for a ticket, as of ``at``."""
+    if metric == FIRST_RESPONSE:
+        clock = first_response_clock(ticket, at, replies_count)
+        return [clock] if clock is not None else []
+    if metric == NEXT_RESPONSE:
+        return next_response_clocks(ticket, at, replies_count)
+    if metric == RESOLUTION:
+        clock = resolution_clock(ticket, at, pause_statuses)
+        return [clock] if clock is not None else []
+    raise ValueError(f"unknown SLA metric {metric!r}")

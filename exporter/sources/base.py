@@ -1,0 +1,48 @@
+"""What every source offers the poller: one incremental poll at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from exporter.model import Ticket
+
+
+class SourceError(Exception):
+    """A poll failed; ``reason`` is a short, bounded label for metrics (e.g. ``http_429``)."""
+
+    def __init__(self, message: str, reason: str = "error") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class SourceUnavailable(SourceError):
+    """The config names a source this build cannot poll."""
+
+
+@dataclass
+class PollResult:
+    """What one poll returned.
+
+    ``tickets`` hold the full current state of every ticket that changed since
+    ``cursor`` (all tickets on a first poll).  ``cursor`` is opaque and is
+    persisted by the store; ``watermark`` is the instant (POSIX seconds) up to
+    which the source guarantees its data is complete.  ``problems`` are
+    records that could not be read, each naming where it was; they do not
+    fail the poll.
+    """
+
+    tickets: list[Ticket]
+    cursor: str | None
+    watermark: float
+    problems: list[str] = field(default_factory=list)
+    requests: int = 0
+
+
+class Source(Protocol):
+    #: bounded label value for ``helpdesk_*{source=...}`` metrics
+    name: str
+
+    def poll(self, cursor: str | None, now: float) -> PollResult:
+        """Fetch what changed since ``cursor``; raise :class:`SourceError` on failure."""
+        ...
