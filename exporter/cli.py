@@ -13,11 +13,10 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 from exporter import __version__
-from exporter.config import Config, ConfigError, load_config
+from exporter.config import ConfigError, load_config
 from exporter.model import format_instant, parse_instant
 from exporter.slo import Evaluator, Outcome, TicketEvaluation
 from exporter.sources import build_source
@@ -117,7 +116,9 @@ def evaluation_json(
 def _table(rows: list[list[str]], out: TextIO) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
+        print(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out
+        )
 
 
 def _short_time(ts: float | None) -> str:
@@ -181,7 +182,9 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     if wanted:
         missing = wanted - {t.id for t in tickets}
         if missing:
-            print(f"warning: no ticket {', '.join(sorted(missing))} as of {_iso(at)}", file=sys.stderr)
+            print(
+                f"warning: no ticket {', '.join(sorted(missing))} as of {_iso(at)}", file=sys.stderr
+            )
     # "as of --at": the data is taken as complete up to at
     evaluations = [evaluator.evaluate(t, at, at) for t in tickets]
     document = evaluation_json(evaluator, evaluations, at)
@@ -217,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
         "as of --at (default now), treating the data as complete up to then.",
     )
     evaluate.add_argument("--config", required=True, metavar="FILE")
-    evaluate.add_argument("--at", metavar="ISO8601", help="evaluation instant, e.g. 2026-11-02T12:00:00Z")
+    evaluate.add_argument(
+        "--at", metavar="ISO8601", help="evaluation instant, e.g. 2026-11-02T12:00:00Z"
+    )
     evaluate.add_argument("--format", choices=("json", "table"), default="json")
     evaluate.add_argument(
         "--ticket", action="append", metavar="ID", help="only this ticket (repeatable)"

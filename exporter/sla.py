@@ -236,7 +236,9 @@ def instant_reaching(
     if project and clock.stopped and clock.segments:
         last_start, last_end = clock.segments[-1]
         assert last_end is not None
-        return calendar.add_ts(last_start, seconds - spent + calendar.elapsed_ts(last_start, last_end))
+        return calendar.add_ts(
+            last_start, seconds - spent + calendar.elapsed_ts(last_start, last_end)
+        )
     return None
 
 

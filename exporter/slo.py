@@ -169,6 +169,7 @@ class Evaluator:
     def __init__(self, config: Config, calendars: Mapping[str, BusinessCalendar] | None = None):
         self.config = config
         self.calendars = dict(calendars) if calendars is not None else config.build_calendars()
+        self.slas: dict[str, SlaConfig] = {str(k): v for k, v in config.slas.items()}
         self.sla_calendars: dict[str, BusinessCalendar] = {
             metric: self.calendars[config.calendar_name(sla)] for metric, sla in config.slas.items()
         }
@@ -179,7 +180,7 @@ class Evaluator:
         )
 
     def clocks(self, ticket: Ticket, metric: str, at: float) -> list[Clock]:
-        sla = self.config.slas[metric]
+        sla = self.slas[metric]
         return list(
             clocks_for(
                 ticket,
@@ -196,7 +197,7 @@ class Evaluator:
         horizon = at if watermark is None else min(at, watermark)
         result = TicketEvaluation(ticket)
         clocks: dict[str, list[Clock]] = {}
-        for metric, sla in self.config.slas.items():
+        for metric, sla in self.slas.items():
             cycles = self.clocks(ticket, metric, at)
             clocks[metric] = cycles
             target = sla.targets.get(ticket.priority)
@@ -210,7 +211,7 @@ class Evaluator:
             assert slo.sla is not None
             if not matches(slo, ticket):
                 continue
-            sla = self.config.slas[slo.sla]
+            sla = self.slas[slo.sla]
             threshold = threshold_seconds(slo, sla, ticket)
             if threshold is None:
                 continue
@@ -230,7 +231,9 @@ class Evaluator:
     def elapsed(self, clock: Clock, metric: str, until: float) -> float:
         return elapsed_until(clock, self.sla_calendars[metric], until)
 
-    def summarize(self, evaluations: Iterable[TicketEvaluation], at: float) -> dict[str, SloSummary]:
+    def summarize(
+        self, evaluations: Iterable[TicketEvaluation], at: float
+    ) -> dict[str, SloSummary]:
         """Good and bad events decided inside each SLO's current window, pending ones, budget."""
         starts = {slo.name: window_start(slo, at, self.timezone) for slo in self.config.slos}
         counts = {
@@ -243,7 +246,9 @@ class Evaluator:
                 for outcome in outcomes:
                     if outcome.result is Result.PENDING:
                         counts[name][Result.PENDING] += 1
-                    elif outcome.decided_at is not None and starts[name] <= outcome.decided_at <= at:
+                    elif (
+                        outcome.decided_at is not None and starts[name] <= outcome.decided_at <= at
+                    ):
                         counts[name][outcome.result] += 1
         summaries = {}
         for slo in self.config.slos:
