@@ -40,7 +40,8 @@ def _iso(ts: float | None) -> str | None:
 
 def _number(value: float) -> int | float:
     """Whole numbers print without a trailing ``.0``."""
-    return int(value) if float(value).is_integer() else round(value, 6)
+    rounded = round(float(value), 9)
+    return int(rounded) if rounded.is_integer() else rounded
 
 
 # --- check -------------------------------------------------------------------------------------
