@@ -205,7 +205,8 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="helpdesk-slo",
-        description="Helpdesk SLA clocks as Prometheus metrics, and the SLO pack that pages on them.",
+        description="Helpdesk SLA clocks as Prometheus metrics, "
+        "and the SLO pack that pages on them.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
