@@ -73,6 +73,25 @@ class TicketEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class NativeClock:
+    """An SLA clock as the helpdesk itself computed it (``mode: native``).
+
+    ``metric`` is one of ``first_response``, ``next_response``, ``resolution``;
+    ``deadline`` is the helpdesk's breach time, ``stopped_at`` when it was
+    fulfilled, ``breached_at`` when the helpdesk recorded a breach.
+    """
+
+    metric: str
+    cycle: int = 0
+    started_at: datetime | None = None
+    target_seconds: float | None = None
+    deadline: datetime | None = None
+    stopped_at: datetime | None = None
+    breached_at: datetime | None = None
+    paused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Ticket:
     id: str
     created_at: datetime
@@ -85,6 +104,7 @@ class Ticket:
     tags: tuple[str, ...] = ()
     events: tuple[TicketEvent, ...] = field(default=())
     assignee: str | None = None
+    native: tuple[NativeClock, ...] = ()
 
     @property
     def is_closed(self) -> bool:
@@ -165,6 +185,40 @@ def event_from_json(record: Any, where: str) -> TicketEvent:
     )
 
 
+_NATIVE_METRICS = ("first_response", "next_response", "resolution")
+
+
+def _optional_instant(record: Mapping[str, Any], key: str, where: str) -> datetime | None:
+    value = record.get(key)
+    return None if value is None else parse_instant(value, f"{where}.{key}")
+
+
+def native_from_json(record: Any, where: str) -> NativeClock:
+    if not isinstance(record, Mapping):
+        raise TicketFormatError(f"{where}: expected an object, got {record!r}")
+    metric = record.get("metric")
+    if metric not in _NATIVE_METRICS:
+        raise TicketFormatError(
+            f"{where}.metric: {metric!r} is not one of {', '.join(_NATIVE_METRICS)}"
+        )
+    target = record.get("target_seconds")
+    if target is not None and (isinstance(target, bool) or not isinstance(target, int | float)):
+        raise TicketFormatError(f"{where}.target_seconds: expected a number, got {target!r}")
+    cycle = record.get("cycle", 0)
+    if isinstance(cycle, bool) or not isinstance(cycle, int):
+        raise TicketFormatError(f"{where}.cycle: expected an integer, got {cycle!r}")
+    return NativeClock(
+        metric=str(metric),
+        cycle=cycle,
+        started_at=_optional_instant(record, "started_at", where),
+        target_seconds=None if target is None else float(target),
+        deadline=_optional_instant(record, "deadline", where),
+        stopped_at=_optional_instant(record, "stopped_at", where),
+        breached_at=_optional_instant(record, "breached_at", where),
+        paused=_bool(record, "paused", False, where),
+    )
+
+
 def ticket_from_json(record: Any) -> Ticket:
     """Build a :class:`Ticket` from its JSON form; events are sorted by time."""
     if not isinstance(record, Mapping):
@@ -182,6 +236,10 @@ def ticket_from_json(record: Any) -> Ticket:
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise TicketFormatError(f"{where}.tags: expected a list of strings")
     status = _optional_str(record, "status", where) or "new"
+    raw_native = record.get("native") or []
+    if not isinstance(raw_native, list):
+        raise TicketFormatError(f"{where}.native: expected a list")
+    native = tuple(native_from_json(n, f"{where}.native[{i}]") for i, n in enumerate(raw_native))
     return Ticket(
         id=ticket_id,
         created_at=parse_instant(record.get("created_at"), f"{where}.created_at"),
@@ -194,6 +252,7 @@ def ticket_from_json(record: Any) -> Ticket:
         tags=tuple(tags),
         events=tuple(events),
         assignee=_optional_str(record, "assignee", where),
+        native=native,
     )
 
 
@@ -226,4 +285,22 @@ def ticket_to_json(ticket: Ticket) -> dict[str, Any]:
     }
     if ticket.assignee is not None:
         out["assignee"] = ticket.assignee
+    if ticket.native:
+        out["native"] = [native_to_json(n) for n in ticket.native]
     return out
+
+
+def native_to_json(clock: NativeClock) -> dict[str, Any]:
+    def instant(value: datetime | None) -> str | None:
+        return None if value is None else format_instant(value)
+
+    return {
+        "metric": clock.metric,
+        "cycle": clock.cycle,
+        "started_at": instant(clock.started_at),
+        "target_seconds": clock.target_seconds,
+        "deadline": instant(clock.deadline),
+        "stopped_at": instant(clock.stopped_at),
+        "breached_at": instant(clock.breached_at),
+        "paused": clock.paused,
+    }

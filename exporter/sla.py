@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from exporter.calendar import BusinessCalendar
-from exporter.model import Author, EventType, Ticket, TicketEvent
+from exporter.model import Author, EventType, NativeClock, Ticket, TicketEvent
 
 FIRST_RESPONSE = "first_response"
 NEXT_RESPONSE = "next_response"
@@ -322,3 +323,56 @@ def clocks_for(
         clock = resolution_clock(ticket, at, pause_statuses)
         return [clock] if clock is not None else []
     raise ValueError(f"unknown SLA metric {metric!r}")
+
+
+def _ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def native_status(
+    clock: NativeClock,
+    at: float,
+    watermark: float | None = None,
+    elapsed_business_seconds: float = 0.0,
+    fallback_target: float | None = None,
+) -> ClockStatus | None:
+    """Read a clock the helpdesk computed itself (``mode: native``) as of ``at``.
+
+    The helpdesk's deadline and breach are taken as they are; what happened
+    after ``at`` is ignored.  ``None`` when the clock had not started by ``at``.
+    """
+    horizon = at if watermark is None else min(at, watermark)
+
+    started = _ts(clock.started_at)
+    if started is not None and started > at:
+        return None
+    deadline = _ts(clock.deadline)
+    stopped = _ts(clock.stopped_at)
+    if stopped is not None and stopped > at:
+        stopped = None
+    breached_at = _ts(clock.breached_at)
+    if breached_at is not None and breached_at > horizon:
+        breached_at = None
+    missed = deadline is not None and deadline < horizon and (stopped is None or stopped > deadline)
+    if breached_at is None and missed and not clock.paused:
+        breached_at = deadline
+    if breached_at is not None:
+        state = ClockState.BREACHED
+    elif stopped is not None:
+        state = ClockState.MET
+    elif clock.paused:
+        state = ClockState.PAUSED
+    else:
+        state = ClockState.RUNNING
+    target = clock.target_seconds if clock.target_seconds is not None else fallback_target
+    return ClockStatus(
+        metric=clock.metric,
+        cycle=clock.cycle,
+        state=state,
+        target_seconds=target if target is not None else 0.0,
+        started_at=started if started is not None else at,
+        deadline=deadline,
+        stopped_at=stopped,
+        breached_at=breached_at,
+        elapsed_business_seconds=elapsed_business_seconds,
+    )

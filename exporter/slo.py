@@ -20,7 +20,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from exporter.calendar import BusinessCalendar
-from exporter.config import ALWAYS, Config, SlaConfig, SloConfig, SloKind
+from exporter.config import ALWAYS, Config, SlaConfig, SlaMode, SloConfig, SloKind
 from exporter.model import EventType, Rating, Ticket
 from exporter.sla import (
     Clock,
@@ -29,6 +29,7 @@ from exporter.sla import (
     clock_status,
     clocks_for,
     elapsed_until,
+    native_status,
 )
 
 
@@ -102,6 +103,17 @@ def time_outcome(
     if first_stop is not None:
         return Outcome(slo, ticket_id, clock.cycle, Result.GOOD, first_stop)
     return Outcome(slo, ticket_id, clock.cycle, Result.PENDING, None, passes)
+
+
+def native_outcome(slo: str, ticket_id: str, status: ClockStatus, horizon: float) -> Outcome:
+    """An SLO whose threshold is the SLA itself, on a clock the helpdesk computed."""
+    if status.breached_at is not None and status.breached_at < horizon:
+        return Outcome(
+            slo, ticket_id, status.cycle, Result.BAD, status.breached_at, status.breached_at
+        )
+    if status.stopped_at is not None:
+        return Outcome(slo, ticket_id, status.cycle, Result.GOOD, status.stopped_at)
+    return Outcome(slo, ticket_id, status.cycle, Result.PENDING, None, status.deadline)
 
 
 def csat_outcome(slo: str, ticket: Ticket, at: float) -> Outcome | None:
@@ -204,6 +216,9 @@ class Evaluator:
             if target is None:
                 continue
             calendar = self.sla_calendars[metric]
+            if sla.mode is SlaMode.NATIVE:
+                result.slas[metric] = self._native(ticket, metric, cycles, at, watermark)
+                continue
             result.slas[metric] = [
                 clock_status(c, calendar, target.seconds, at, watermark) for c in cycles
             ]
@@ -216,6 +231,12 @@ class Evaluator:
             if threshold is None:
                 continue
             calendar = self.sla_calendars[slo.sla]
+            if sla.mode is SlaMode.NATIVE and slo.threshold_fraction == 1:
+                result.slos[slo.name] = [
+                    native_outcome(slo.name, ticket.id, status, horizon)
+                    for status in result.slas.get(slo.sla, [])
+                ]
+                continue
             result.slos[slo.name] = [
                 time_outcome(slo.name, ticket.id, c, calendar, threshold, horizon)
                 for c in clocks[slo.sla]
@@ -227,6 +248,28 @@ class Evaluator:
             if outcome is not None:
                 result.slos[slo.name] = [outcome]
         return result
+
+    def _native(
+        self, ticket: Ticket, metric: str, computed: list[Clock], at: float, watermark: float | None
+    ) -> list[ClockStatus]:
+        """The helpdesk's own clocks; elapsed business time still comes from our calendar."""
+        calendar = self.sla_calendars[metric]
+        elapsed = {c.cycle: elapsed_until(c, calendar, at) for c in computed}
+        target = self.slas[metric].targets.get(ticket.priority)
+        statuses = []
+        for native in ticket.native:
+            if native.metric != metric:
+                continue
+            status = native_status(
+                native,
+                at,
+                watermark,
+                elapsed.get(native.cycle, 0.0),
+                target.seconds if target is not None else None,
+            )
+            if status is not None:
+                statuses.append(status)
+        return statuses
 
     def elapsed(self, clock: Clock, metric: str, until: float) -> float:
         return elapsed_until(clock, self.sla_calendars[metric], until)
