@@ -37,6 +37,11 @@ class PollResult:
     watermark: float
     problems: list[str] = field(default_factory=list)
     requests: int = 0
+    #: HTTP requests of this poll by status code ("200", "429", ...), for
+    #: ``helpdesk_api_requests_total{code}``; empty for sources without HTTP
+    api_codes: dict[str, int] = field(default_factory=dict)
+    #: requests left in the helpdesk's rate-limit window, when its headers say
+    rate_limit_remaining: float | None = None
 
 
 class Source(Protocol):
