@@ -104,9 +104,12 @@ def _is_solve(event: TicketEvent) -> bool:
 
 
 def _is_reopen(event: TicketEvent, solved: bool) -> bool:
-    if event.type is EventType.REOPENED:
-        return True
-    return solved and event.type is EventType.STATUS and event.to not in _SOLVED_STATUSES
+    """A solved ticket becoming active again (a ``reopened`` event or a status change)."""
+    if not solved:
+        return False
+    return event.type is EventType.REOPENED or (
+        event.type is EventType.STATUS and event.to not in _SOLVED_STATUSES
+    )
 
 
 def _events_until(ticket: Ticket, at: float) -> Iterable[tuple[float, TicketEvent]]:
@@ -190,15 +193,21 @@ def resolution_clock(ticket: Ticket, at: float, pause_statuses: Collection[str])
             paused = status in pause_statuses
             running_since = None if paused else ts
             continue
-        if event.type is EventType.STATUS and not solved:
+        if solved:
+            continue
+        if event.type is EventType.REOPENED:
+            now_paused = False  # a reopen of an unsolved ticket just makes it active
+        elif event.type is EventType.STATUS:
             now_paused = event.to in pause_statuses
-            if now_paused and not paused:
-                if running_since is not None:
-                    segments.append((running_since, ts))
-                running_since = None
-            elif paused and not now_paused:
-                running_since = ts
-            paused = now_paused
+        else:
+            continue
+        if now_paused and not paused:
+            if running_since is not None:
+                segments.append((running_since, ts))
+            running_since = None
+        elif paused and not now_paused:
+            running_since = ts
+        paused = now_paused
     if running_since is not None:
         segments.append((running_since, None))
     return Clock(RESOLUTION, 0, start, tuple(segments), tuple(stops), solved, paused)
