@@ -6,15 +6,19 @@ file, the line and the path of the offending value::
 
     helpdesk-slo.yml:23: slos[1].objective: must be below 100% (got 100%)
 
-Unknown keys are errors (a typo must not silently disable an SLO), secrets are
-read only from files or environment variables, and relative paths are
-relative to the config file.
+Unknown keys are errors (a typo must not silently disable an SLO), so are keys
+given twice; secrets are read only from files or environment variables, and
+relative paths are relative to the config file.
 """
 
 from __future__ import annotations
 
 import difflib
+import itertools
+import os
 import re
+import types
+import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -22,7 +26,9 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays as holidays_package
 import yaml
 from pydantic import (
     BaseModel,
@@ -30,6 +36,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -45,6 +52,8 @@ ALWAYS = "24x7"
 RESERVED_LABELS = frozenset(
     {"slo", "service", "severity", "long_window", "short_window", "burn_rate", "alertname"}
 )
+#: Keys that would put a secret in the file; refused without echoing the value.
+_SECRET_KEYS = frozenset({"token", "api_token", "api_key", "apikey", "password", "secret"})
 
 
 class ConfigError(Exception):
@@ -78,12 +87,39 @@ def _objective(value: object) -> Decimal:
     return ratio
 
 
+def _percentile(value: object) -> Decimal:
+    """``p95``, ``p99.9``, ``95`` or ``95%`` -> the objective it stands for."""
+    problem = f"expected a percentile such as p95 or p99.9, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(problem)
+    text = str(value).strip().lower().removeprefix("p").removesuffix("%").strip()
+    try:
+        number = parse_ratio(f"{text}%") * 100
+    except ValueError:
+        raise ValueError(problem) from None
+    if number < 1:
+        raise ValueError(f"write percentiles as p95, p99.9 (got {value!r})")
+    return _objective(f"{text}%")
+
+
+def _string_keys(value: Any) -> Any:
+    """Mapping keys as text: YAML reads ``1: urgent`` with an integer key."""
+    if isinstance(value, Mapping):
+        return {
+            str(key) if isinstance(key, int | float) and not isinstance(key, bool) else key: item
+            for key, item in value.items()
+        }
+    return value
+
+
 DurationValue = Annotated[Duration, BeforeValidator(_duration)]
 PositiveDuration = Annotated[Duration, BeforeValidator(_positive_duration)]
 Objective = Annotated[Decimal, BeforeValidator(_objective)]
+Percentile = Annotated[Decimal, BeforeValidator(_percentile)]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _Strict(BaseModel):
@@ -117,8 +153,12 @@ class SourceConfig(_Strict):
     lookback: PositiveDuration = parse_duration("35d")
     timeout: PositiveDuration = parse_duration("30s")
     page_size: int = Field(default=1000, ge=1, le=1000)
-    priority_map: dict[str, Priority] = Field(default_factory=dict)
-    status_map: dict[str, str] = Field(default_factory=dict)
+    priority_map: Annotated[dict[str, Priority], BeforeValidator(_string_keys)] = Field(
+        default_factory=dict
+    )
+    status_map: Annotated[dict[str, str], BeforeValidator(_string_keys)] = Field(
+        default_factory=dict
+    )
     seed: int = 1
     speed: float = Field(default=1.0, gt=0, description="demo: simulated seconds per real second")
     history: PositiveDuration = parse_duration("7d")
@@ -126,9 +166,27 @@ class SourceConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f"expected an http(s) URL such as https://acme.zendesk.com, got {value!r}")
-        return value.rstrip("/") if value else value
+        if value is None:
+            return None
+        if re.match(r"^https?://[^\s/@]*@", value):
+            # never echo the value: it holds a password or a token
+            raise ValueError("credentials do not belong in the URL: use token_file or token_env")
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(
+                f"expected an http(s) URL such as https://acme.zendesk.com, got {value!r}"
+            )
+        return value.rstrip("/")
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_env(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            # never echo the value: people paste the token itself here
+            raise ValueError(
+                "must be the name of an environment variable (letters, digits and _, "
+                "e.g. ZENDESK_TOKEN), not the token itself"
+            )
+        return value
 
     @model_validator(mode="after")
     def _needs(self) -> SourceConfig:
@@ -157,6 +215,7 @@ _HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 
 
 def _parse_days(spec: str) -> list[int]:
+    """``mon-fri``, ``sat``, ``mon,wed,fri`` or ``mon-wed,fri`` -> weekdays (0 = Monday)."""
     days: list[int] = []
     for part in spec.lower().replace(" ", "").split(","):
         if "-" in part:
@@ -165,7 +224,7 @@ def _parse_days(spec: str) -> list[int]:
                 raise ValueError(f"unknown day range {part!r} (days are {', '.join(_DAYS)})")
             start, end = _DAYS.index(first), _DAYS.index(last)
             if end < start:
-                raise ValueError(f"day range {part!r} runs backwards")
+                raise ValueError(f"day range {part!r} runs backwards (write e.g. mon-fri)")
             days.extend(range(start, end + 1))
         elif part in _DAYS:
             days.append(_DAYS.index(part))
@@ -174,7 +233,12 @@ def _parse_days(spec: str) -> list[int]:
     return days
 
 
+def _clock(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
 def _parse_interval(text: str) -> tuple[int, int]:
+    """``09:00-17:30`` -> seconds since local midnight; ``24:00`` ends at midnight."""
     match = _HOURS.match(text.strip())
     if not match:
         raise ValueError(f"expected hours like 09:00-17:30, got {text!r}")
@@ -183,7 +247,10 @@ def _parse_interval(text: str) -> tuple[int, int]:
     if h1 > 23 or m1 > 59 or m2 > 59 or end > 86400:
         raise ValueError(f"no such time of day in {text!r} (use 00:00 to 24:00)")
     if end <= start:
-        raise ValueError(f"interval {text!r} ends before it starts")
+        raise ValueError(
+            f"interval {text!r} ends before it starts (an interval cannot cross midnight: "
+            "end it at 24:00 and continue at 00:00 on the next day)"
+        )
     return start, end
 
 
@@ -193,22 +260,32 @@ def _weekly(value: Any) -> dict[int, tuple[tuple[int, int], ...]]:
     if not isinstance(value, Mapping):
         raise ValueError('expected a mapping like {mon-fri: ["09:00-17:00"]} or 24x7')
     weekly: dict[int, list[tuple[int, int]]] = {}
+    given_in: dict[int, str] = {}
     for spec, intervals in value.items():
         if not isinstance(spec, str):
             raise ValueError(f"expected day names such as mon-fri, got {spec!r}")
         if isinstance(intervals, str):
             intervals = [intervals]
         if not isinstance(intervals, list):
-            raise ValueError(f"{spec}: expected a list of intervals like 09:00-17:00")
-        parsed = [_parse_interval(str(i)) for i in intervals]
+            raise ValueError(
+                f"{spec}: expected a list of intervals like 09:00-17:00 ([] if closed)"
+            )
+        try:
+            parsed = [_parse_interval(str(interval)) for interval in intervals]
+        except ValueError as exc:
+            raise ValueError(f"{spec}: {exc}") from None
         for day in _parse_days(spec):
             if day in weekly:
-                raise ValueError(f"{_DAYS[day]} is given twice")
+                raise ValueError(f"{_DAYS[day]} is given twice (in {given_in[day]} and in {spec})")
             weekly[day] = sorted(parsed)
+            given_in[day] = spec
     for day, spans in weekly.items():
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
-            if start < end:
-                raise ValueError(f"{_DAYS[day]}: intervals overlap")
+        for (first_start, first_end), (start, end) in itertools.pairwise(spans):
+            if start < first_end:
+                raise ValueError(
+                    f"{_DAYS[day]}: intervals {_clock(first_start)}-{_clock(first_end)} and "
+                    f"{_clock(start)}-{_clock(end)} overlap"
+                )
     if not any(weekly.values()):
         raise ValueError("a calendar needs some business hours")
     return {day: tuple(spans) for day, spans in weekly.items()}
@@ -223,6 +300,16 @@ def _holiday(value: Any) -> date:
         raise ValueError(f"expected a date like 2026-12-25, got {value!r}") from None
 
 
+def _calendar(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.strip().lower() == ALWAYS:
+            return {}
+        raise ValueError(
+            f"expected a calendar (timezone, hours, holidays) or {ALWAYS}, got {value!r}"
+        )
+    return value
+
+
 Weekly = Annotated[dict[int, tuple[tuple[int, int], ...]], BeforeValidator(_weekly)]
 Holiday = Annotated[date, BeforeValidator(_holiday)]
 
@@ -234,6 +321,52 @@ class CalendarConfig(_Strict):
     country: str | None = None
     subdivision: str | None = None
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as Europe/Paris "
+                "or America/New_York"
+            ) from None
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.strip().upper()
+        try:
+            holidays_package.country_holidays(code, years=2000)
+        except NotImplementedError:
+            raise ValueError(
+                f"no public holidays known for country {value!r}: use an ISO 3166 code "
+                "such as FR, DE or US"
+            ) from None
+        return code
+
+    @field_validator("subdivision", mode="before")
+    @classmethod
+    def _subdivision(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return None
+        value = str(value).strip()  # YAML reads `subdivision: 75` as a number
+        if "country" not in info.data:
+            return value  # the country itself is wrong; reported there
+        country = info.data["country"]
+        if country is None:
+            raise ValueError("a subdivision needs `country:` too (e.g. country: US)")
+        try:
+            holidays_package.country_holidays(country, subdiv=value, years=2000)
+        except NotImplementedError:
+            raise ValueError(
+                f"{country} has no subdivision {value!r} in the holidays list"
+            ) from None
+        return value
+
     @property
     def is_always(self) -> bool:
         return (
@@ -242,12 +375,6 @@ class CalendarConfig(_Strict):
             and self.country is None
             and self.hours == _weekly(ALWAYS)
         )
-
-
-def _calendar(value: Any) -> Any:
-    if isinstance(value, str) and value.strip().lower() == ALWAYS:
-        return {}
-    return value
 
 
 # --- SLAs -------------------------------------------------------------------------------------
@@ -266,6 +393,13 @@ class SlaConfig(_Strict):
     mode: SlaMode = SlaMode.COMPUTED
     replies_count: tuple[Author, ...] = (Author.AGENT,)
     pause_statuses: frozenset[str] = frozenset({"pending", "on_hold"})
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, value: dict[Priority, Duration]) -> dict[Priority, Duration]:
+        if not value:
+            raise ValueError("needs a target for at least one priority, e.g. {urgent: 1h}")
+        return value
 
     @field_validator("replies_count")
     @classmethod
@@ -348,9 +482,10 @@ class PromqlSli(_Strict):
         return self
 
 
-def _percentile(value: Any) -> Decimal:
-    text = str(value).strip().lower().removeprefix("p")
-    return _objective(f"{text}%")
+def _kind_of(info: ValidationInfo) -> SloKind | None:
+    """The SLO's kind when it is valid (fields are validated in declaration order)."""
+    kind = info.data.get("kind")
+    return kind if isinstance(kind, SloKind) else None
 
 
 class SloConfig(_Strict):
@@ -361,7 +496,7 @@ class SloConfig(_Strict):
     match: MatchConfig = MatchConfig()
     threshold: str | None = None
     objective: Objective | None = None
-    percentile: Annotated[Decimal, BeforeValidator(_percentile)] | None = None
+    percentile: Percentile | None = None
     window: str = "28d"
     labels: dict[str, str] = Field(default_factory=dict)
     alerting: AlertingConfig = AlertingConfig()
@@ -377,12 +512,46 @@ class SloConfig(_Strict):
             )
         return value
 
-    @field_validator("window")
+    @field_validator("sla", "threshold")
     @classmethod
-    def _window(cls, value: str) -> str:
+    def _time_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = _kind_of(info)
+        if value is not None and kind is not None and kind is not SloKind.TIME:
+            raise ValueError(f"belongs to kind: time (this SLO is kind: {kind.value})")
+        return value
+
+    @field_validator("promql")
+    @classmethod
+    def _promql_only(cls, value: PromqlSli | None, info: ValidationInfo) -> PromqlSli | None:
+        kind = _kind_of(info)
+        if value is not None and kind is not None and kind is not SloKind.PROMQL:
+            raise ValueError(f"belongs to kind: promql (this SLO is kind: {kind.value})")
+        return value
+
+    @field_validator("percentile")
+    @classmethod
+    def _same_objective(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        objective = info.data.get("objective")
+        if value is not None and objective is not None and objective != value:
+            raise ValueError(
+                f"says {format_percent(value)} but objective says {format_percent(objective)}: "
+                "give one of them"
+            )
+        return value
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> Any:
+        problem = f"expected a rolling duration such as 28d or 4w, or week / month, got {value!r}"
+        if not isinstance(value, str):
+            raise ValueError(problem)
+        value = value.strip()
         if value in ("week", "month"):
             return value
-        duration = parse_duration(value)
+        try:
+            duration = parse_duration(value)
+        except ValueError:
+            raise ValueError(problem) from None
         if duration.seconds < 3600:
             raise ValueError(f"a rolling window must be at least 1h (got {value})")
         if duration.seconds % 3600:
@@ -421,24 +590,10 @@ class SloConfig(_Strict):
         problems = []
         if self.objective is None and self.percentile is None:
             problems.append("needs `objective:` (e.g. 95%)")
-        if (
-            self.objective is not None
-            and self.percentile is not None
-            and self.objective != self.percentile
-        ):
-            problems.append("objective and percentile disagree; give one")
-        if self.kind is SloKind.TIME:
-            if self.sla is None:
-                problems.append("a time SLO needs `sla:` (first_response, next_response, resolution)")
-            if self.promql is not None:
-                problems.append("`promql:` belongs to kind: promql")
-        elif self.kind is SloKind.PROMQL:
-            if self.promql is None:
-                problems.append("a promql SLO needs `promql: {good|bad: ..., total: ...}`")
-        if self.kind is not SloKind.TIME:
-            for key in ("sla", "threshold"):
-                if getattr(self, key) is not None:
-                    problems.append(f"`{key}:` belongs to kind: time")
+        if self.kind is SloKind.TIME and self.sla is None:
+            problems.append("a time SLO needs `sla:` (first_response, next_response, resolution)")
+        if self.kind is SloKind.PROMQL and self.promql is None:
+            problems.append("a promql SLO needs `promql: {good|bad: ..., total: ...}`")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -471,7 +626,10 @@ class SloConfig(_Strict):
 
     @property
     def threshold_fraction(self) -> Decimal | None:
-        """The threshold as a share of each ticket's SLA target, when written as ``50%``."""
+        """The threshold as a share of each ticket's SLA target, when written as ``50%``.
+
+        No threshold means the SLA target itself (``100%``).
+        """
         if self.threshold is None:
             return Decimal(1)
         if self.threshold.endswith("%"):
@@ -530,14 +688,7 @@ class Config(_Strict):
             if cal.is_always:
                 built[name] = BusinessCalendar.always(name=name)
             else:
-                built[name] = BusinessCalendar(
-                    timezone=cal.timezone,
-                    weekly=cal.hours,
-                    holidays=frozenset(cal.holidays),
-                    country=cal.country,
-                    subdivision=cal.subdivision,
-                    name=name,
-                )
+                built[name] = _business_calendar(name, cal)
         return built
 
     def slo(self, name: str) -> SloConfig:
@@ -547,7 +698,18 @@ class Config(_Strict):
         raise KeyError(name)
 
 
-# --- loading with line numbers ----------------------------------------------------------------
+def _business_calendar(name: str, cal: CalendarConfig) -> BusinessCalendar:
+    return BusinessCalendar(
+        timezone=cal.timezone,
+        weekly=cal.hours,
+        holidays=frozenset(cal.holidays),
+        country=cal.country,
+        subdivision=cal.subdivision,
+        name=name,
+    )
+
+
+# --- where things are in the file -------------------------------------------------------------
 
 Path_ = tuple[str | int, ...]
 
@@ -559,6 +721,7 @@ class _Lines:
     lines: dict[Path_, int]
 
     def line_of(self, path: Path_) -> int | None:
+        """The line of ``path``, or of its nearest ancestor present in the file."""
         for end in range(len(path), -1, -1):
             line = self.lines.get(path[:end])
             if line is not None:
@@ -566,22 +729,86 @@ class _Lines:
         return None
 
 
-def _index_lines(node: yaml.Node | None, path: Path_, out: dict[Path_, int]) -> None:
+def _index_lines(
+    node: yaml.Node | None,
+    path: Path_,
+    out: dict[Path_, int],
+    duplicates: list[tuple[Path_, int, int]],
+    seen: set[int] | None = None,
+) -> None:
+    """Record the line of every node; a mapping key's line stands for its value.
+
+    A node reached again through a YAML alias is not walked twice (its problems
+    point at the key that uses the alias).  Keys given twice in one mapping go
+    to ``duplicates`` as ``(path, first line, repeated line)``.
+    """
     if node is None:
         return
-    out[path] = node.start_mark.line + 1
+    seen = set() if seen is None else seen
+    out.setdefault(path, node.start_mark.line + 1)
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
+        first_line: dict[str, int] = {}
         for key, value in node.value:
-            key_path = (*path, str(key.value))
-            out[key_path] = key.start_mark.line + 1
-            _index_lines(value, key_path, out)
-            out[key_path] = key.start_mark.line + 1
+            name = str(key.value)
+            key_path = (*path, name)
+            line = key.start_mark.line + 1
+            if name in first_line and name != "<<":
+                duplicates.append((key_path, first_line[name], line))
+                continue
+            first_line[name] = line
+            out[key_path] = line
+            _index_lines(value, key_path, out, duplicates, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index_lines(item, (*path, i), out)
+            _index_lines(item, (*path, i), out, duplicates, seen)
+
+
+@dataclass
+class _Frame:
+    """One open collection while following the YAML event stream."""
+
+    is_mapping: bool
+    key: str | int = -1
+    inside: bool = False  # reading a value (mapping) or an item (sequence)
+
+
+def _yaml_error_path(text: str) -> Path_:
+    """Best guess of where a YAML syntax error stopped the parser, as a path."""
+    stack: list[_Frame] = []
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionEndEvent):
+                stack.pop()
+                if stack:
+                    stack[-1].inside = False
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            starts = isinstance(event, yaml.CollectionStartEvent)
+            if stack:
+                frame = stack[-1]
+                if frame.is_mapping and not frame.inside:
+                    frame.key = str(event.value) if isinstance(event, yaml.ScalarEvent) else "?"
+                    frame.inside = True
+                    if not starts:
+                        continue
+                elif not frame.is_mapping:
+                    frame.key = int(frame.key) + 1
+                    frame.inside = True
+                if not starts:
+                    frame.inside = False
+            if starts:
+                stack.append(_Frame(is_mapping=isinstance(event, yaml.MappingStartEvent)))
+    except yaml.YAMLError:
+        return tuple(frame.key for frame in stack if frame.inside)
+    return ()
 
 
 def _format_path(path: Path_) -> str:
+    """``('slos', 1, 'objective')`` -> ``slos[1].objective``; the empty path is the top level."""
     text = ""
     for part in path:
         if isinstance(part, int):
@@ -591,75 +818,208 @@ def _format_path(path: Path_) -> str:
     return text or "(top level)"
 
 
+#: Location entries pydantic adds that are not keys of the file: validator
+#: names (``function-before[...]``), union members (``str``, ``is-instance[...]``),
+#: ``[key]`` for a bad mapping key.
+_TAG = re.compile(r"^(?:\[key\]|[a-z][a-z0-9_-]*\[.*\]|[A-Z][A-Za-z0-9_]*)$")
+_PLAIN_TYPE_TAGS = frozenset(
+    {"str", "int", "float", "bool", "bytes", "decimal", "none", "date", "datetime", "path"}
+)
+
+
+_MISSING = object()
+
+
+def _is_tag(part: str | int) -> bool:
+    return isinstance(part, str) and (part in _PLAIN_TYPE_TAGS or bool(_TAG.match(part)))
+
+
+def _loc_path(loc: Sequence[Any], data: Any) -> Path_:
+    """The user's path for a pydantic location: follow the data, drop pydantic's tags.
+
+    ``('slas', 'first_response', 'targets', 'urgnt', '[key]')`` becomes
+    ``slas.first_response.targets.urgnt``; ``('slos', 1, 'function-before[...]',
+    'objective')`` becomes ``slos[1].objective``.  Parts found in the data are
+    always kept (so a key named like a tag is still the user's key); a part past
+    the data is kept unless it is a tag (it names a missing or unknown key).
+    """
+    path: list[str | int] = []
+    node: Any = data
+    in_data = True
+    for part in loc:
+        if in_data and isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+            continue
+        if in_data and isinstance(node, Mapping):
+            match = next((key for key in node if key == part or str(key) == str(part)), _MISSING)
+            if match is not _MISSING:
+                path.append(str(match))
+                node = node[match]
+                continue
+        if _is_tag(part):
+            continue
+        in_data = False
+        path.append(part if isinstance(part, int) else str(part))
+    return tuple(path)
+
+
+# --- messages a support-ops person can act on -------------------------------------------------
+
+_EXPECTED = {
+    "dict_type": "a mapping (key: value lines)",
+    "mapping_type": "a mapping (key: value lines)",
+    "model_type": "a mapping (key: value lines)",
+    "model_attributes_type": "a mapping (key: value lines)",
+    "dataclass_type": "a mapping (key: value lines)",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "set_type": "a list",
+    "frozen_set_type": "a list",
+    "iterable_type": "a list",
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "decimal_type": "a number",
+    "decimal_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "path_type": "a file path",
+    "date_type": "a date like 2026-12-25",
+    "date_parsing": "a date like 2026-12-25",
+    "date_from_datetime_parsing": "a date like 2026-12-25",
+}
+_BOUNDS = {
+    "greater_than_equal": ("ge", "must be at least"),
+    "greater_than": ("gt", "must be above"),
+    "less_than_equal": ("le", "must be at most"),
+    "less_than": ("lt", "must be below"),
+}
+
+
+def _describe(value: Any) -> str:
+    """A short, safe description of what the user wrote."""
+    if value is None:
+        return "nothing (the value is empty)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    if isinstance(value, int | float | date):
+        return str(value)
+    return type(value).__name__
+
+
+def _one_of(options: Sequence[str], got: Any) -> str:
+    listed = ", ".join(options[:-1]) + f" or {options[-1]}" if len(options) > 1 else options[0]
+    close = difflib.get_close_matches(str(got), options, n=1) if isinstance(got, str) else []
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"must be one of {listed} (got {_describe(got)}{hint})"
+
+
 def _clean_message(error: Mapping[str, Any], model_fields: Sequence[str]) -> str:
-    kind = error.get("type", "")
+    """Rephrase one pydantic error for the person editing the file."""
+    kind = str(error.get("type", ""))
     message = str(error.get("msg", ""))
+    given = error.get("input")
+    ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
         key = str(error["loc"][-1])
-        if key in ("token", "api_key", "password"):
+        if key.lower() in _SECRET_KEYS:
             return "secrets are never written in the config: use token_file or token_env"
         close = difflib.get_close_matches(key, model_fields, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown key{hint}"
+        if close:
+            return f"unknown key; did you mean {close[0]!r}?"
+        if model_fields:
+            return f"unknown key (known keys: {', '.join(model_fields)})"
+        return "unknown key"
     if kind == "missing":
-        return "required"
-    if kind == "literal_error" or kind == "enum":
-        expected = error.get("ctx", {}).get("expected", "")
-        return f"must be one of {expected} (got {error.get('input')!r})"
+        return "required key is missing"
+    if kind in ("literal_error", "enum"):
+        options = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        if options:
+            return _one_of(options, given)
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {_describe(given)}"
+    if kind in _BOUNDS:
+        name, text = _BOUNDS[kind]
+        return f"{text} {ctx.get(name)} (got {_describe(given)})"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return f"allows at most {ctx.get('max_length')} item(s)"
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def _allowed_keys(root: type[BaseModel], loc: Path_) -> list[str]:
-    """Field names of the model a location points into, for did-you-mean hints."""
-    model: Any = root
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        fields = getattr(model, "model_fields", None)
-        if not fields or part not in fields:
-            return []
-        annotation = fields[part].annotation
-        model = _innermost_model(annotation)
-        if model is None:
-            return []
-    fields = getattr(model, "model_fields", {})
-    return [f.alias or name for name, f in fields.items() if name != "path"]
+def _unwrap(annotation: Any) -> Any:
+    """Strip ``Annotated[...]`` and ``X | None`` down to the type that matters."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin is typing.Union or origin is types.UnionType:
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            models = [a for a in members if _innermost_model(a) is not None]
+            annotation = (models or members)[0]
+        else:
+            return annotation
 
 
 def _innermost_model(annotation: Any) -> type[BaseModel] | None:
+    """The model a (possibly annotated or optional) annotation stands for, if any."""
+    annotation = _unwrap(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _innermost_model(arg)
-        if found is not None:
-            return found
-    for arg in getattr(annotation, "__metadata__", ()) or ():
-        del arg
-    origin = getattr(annotation, "__origin__", None)
-    if origin is not None and origin is not annotation:
-        return _innermost_model(origin)
     return None
 
 
-def _loc_path(loc: Sequence[Any]) -> Path_:
-    # pydantic inserts validator names such as 'function-before[...]' into locations
-    return tuple(p for p in loc if isinstance(p, int) or not str(p).startswith("function-"))
+def _allowed_keys(root: type[BaseModel], path: Path_) -> list[str]:
+    """Keys of the mapping that holds the last part of ``path``, for did-you-mean hints."""
+    annotation: Any = root
+    for part in path[:-1]:
+        annotation = _unwrap(annotation)
+        model = _innermost_model(annotation)
+        if model is not None:
+            fields = {f.alias or name: f for name, f in model.model_fields.items()}
+            if str(part) not in fields:
+                return []
+            annotation = fields[str(part)].annotation
+            continue
+        origin = typing.get_origin(annotation)
+        args = typing.get_args(annotation)
+        if origin is dict and len(args) == 2:
+            annotation = args[1]
+        elif origin in (list, tuple, set, frozenset) and args:
+            annotation = args[0]
+        else:
+            return []
+    model = _innermost_model(_unwrap(annotation))
+    if model is None:
+        return []
+    keys = [f.alias or name for name, f in model.model_fields.items()]
+    return [key for key in keys if not (model is Config and key == "path")]
+
+
+# --- checks that span several sections --------------------------------------------------------
 
 
 def _semantic_problems(config: Config) -> Iterator[tuple[Path_, str]]:
     """Problems that span several sections (references, units per calendar)."""
     for name, cal in config.calendars.items():
+        if name == ALWAYS and not cal.is_always:
+            yield ("calendars", name), f"{ALWAYS} is the built-in round-the-clock calendar"
+            continue
         try:
-            BusinessCalendar(
-                timezone=cal.timezone,
-                weekly=cal.hours,
-                holidays=frozenset(cal.holidays),
-                country=cal.country,
-                subdivision=cal.subdivision,
-                name=name,
-            )
+            _business_calendar(name, cal)
         except ValueError as exc:
-            yield ("calendars", name), str(exc)
+            yield ("calendars", name), str(exc).removeprefix(f"calendar {name!r}: ")
     business: dict[str, bool] = {}
     for metric, sla in config.slas.items():
         cal_name = config.calendar_name(sla)
@@ -699,13 +1059,50 @@ def _semantic_problems(config: Config) -> Iterator[tuple[Path_, str]]:
                 "write hours, e.g. 8h",
             )
         if duration is None:
+            # tickets of a priority without a target are not counted; naming one is a mistake
             missing = [p.value for p in slo.match.priority if p not in sla.targets]
             if missing:
                 yield (
-                    ("slos", i, "threshold"),
-                    f"a percentage threshold needs an SLA target for {', '.join(missing)} "
-                    f"under slas.{slo.sla}.targets",
+                    ("slos", i, "threshold") if slo.threshold is not None else ("slos", i, "match"),
+                    f"a threshold relative to the SLA target needs a target for "
+                    f"{', '.join(missing)} under slas.{slo.sla}.targets",
                 )
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Problem:
+    line: int | None
+    path: Path_
+    message: str
+
+    def render(self, name: str) -> str:
+        prefix = f"{name}:{self.line}" if self.line is not None else name
+        return f"{prefix}: {_format_path(self.path)}: {self.message}"
+
+
+def _raise(problems: Sequence[_Problem], name: str) -> typing.NoReturn:
+    ordered = sorted(set(problems), key=lambda p: (p.line or 0, _format_path(p.path), p.message))
+    raise ConfigError([problem.render(name) for problem in ordered])
+
+
+def _yaml_problem(text: str, exc: yaml.YAMLError) -> _Problem:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    if context:
+        problem = f"{context}, {problem}"
+    if "'\\t'" in problem:
+        problem = "found a tab character; indent with spaces, not tabs"
+    elif isinstance(exc, yaml.scanner.ScannerError | yaml.parser.ParserError):
+        problem += "; check the indentation and the quoting around this line"
+    return _Problem(
+        mark.line + 1 if mark is not None else None,
+        _yaml_error_path(text),
+        f"not valid YAML: {problem}",
+    )
 
 
 def parse_config(text: str, path: Path | None = None, base_dir: Path | None = None) -> Config:
@@ -715,53 +1112,62 @@ def parse_config(text: str, path: Path | None = None, base_dir: Path | None = No
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{name}{line}: not valid YAML: {problem}"]) from None
+        _raise([_yaml_problem(text, exc)], name)
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError([f"{name}:1: expected a mapping of settings at the top level"])
-    lines: dict[Path_, int] = {}
-    _index_lines(node, (), lines)
-    where = _Lines(lines)
+        line = node.start_mark.line + 1 if node is not None else 1
+        got = _describe(data)
+        _raise(
+            [_Problem(line, (), f"expected a mapping of settings (key: value), got {got}")], name
+        )
 
-    def located(loc: Path_, message: str) -> str:
-        line = where.line_of(loc)
-        prefix = f"{name}:{line}" if line is not None else name
-        return f"{prefix}: {_format_path(loc)}: {message}"
+    lines: dict[Path_, int] = {}
+    duplicates: list[tuple[Path_, int, int]] = []
+    _index_lines(node, (), lines, duplicates)
+    where = _Lines(lines)
+    problems = [
+        _Problem(line, key_path, f"given twice (first on line {first}); keep one")
+        for key_path, first, line in duplicates
+    ]
+    if "path" in data:
+        problems.append(
+            _Problem(where.line_of(("path",)), ("path",), "unknown key; did you mean 'source'?")
+        )
+        data = {key: value for key, value in data.items() if key != "path"}
 
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        problems = []
         for error in exc.errors():
-            loc = _loc_path(error["loc"])
+            loc = _loc_path(error["loc"], data)
             message = _clean_message(error, _allowed_keys(Config, loc))
-            problems.append(located(loc, message))
-        raise ConfigError(sorted(set(problems), key=_line_key)) from None
+            problems.append(_Problem(where.line_of(loc), loc, message))
+        _raise(problems, name)
 
-    problems = [located(loc, message) for loc, message in _semantic_problems(config)]
+    problems += [
+        _Problem(where.line_of(loc), loc, message) for loc, message in _semantic_problems(config)
+    ]
     if problems:
-        raise ConfigError(sorted(set(problems), key=_line_key))
+        _raise(problems, name)
 
     base = base_dir if base_dir is not None else (path.parent if path is not None else Path.cwd())
     source = config.source
     updates: dict[str, Any] = {}
     for key in ("path", "token_file"):
         value = getattr(source, key)
-        if value is not None and not value.is_absolute():
-            updates[key] = base / value
+        if value is not None:
+            updates[key] = _resolve(base, value)
     if updates:
         source = source.model_copy(update=updates)
-    store = config.store if config.store.is_absolute() else base / config.store
+    store = _resolve(base, config.store)
     return config.model_copy(update={"source": source, "store": store, "path": path})
 
 
-def _line_key(problem: str) -> tuple[int, str]:
-    match = re.match(r"^[^:]*:(\d+):", problem)
-    return (int(match.group(1)) if match else 0, problem)
+def _resolve(base: Path, value: Path) -> Path:
+    """``~`` is the user's home; other relative paths are relative to the config file."""
+    value = value.expanduser()
+    return value if value.is_absolute() else base / value
 
 
 def load_config(path: str | Path) -> Config:
@@ -771,7 +1177,9 @@ def load_config(path: str | Path) -> Config:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{file}: cannot read config: {exc.strerror or exc}"]) from None
-    return parse_config(text, path=file, base_dir=file.parent)
+    except UnicodeDecodeError:
+        raise ConfigError([f"{file}: cannot read config: not UTF-8 text"]) from None
+    return parse_config(text, path=file, base_dir=file.parent.absolute())
 
 
 def default_config(base_dir: Path | None = None) -> Config:
@@ -782,19 +1190,29 @@ def default_config(base_dir: Path | None = None) -> Config:
 
 
 def read_secret(source: SourceConfig) -> str | None:
-    """The API token from ``token_file`` or ``token_env``; never logged."""
-    import os
+    """The API token from ``token_file`` or ``token_env``; never logged.
 
+    Problems name the file or the variable, never the secret.
+    """
     if source.token_file is not None:
         try:
-            return source.token_file.read_text(encoding="utf-8").strip()
+            value = source.token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(
                 [f"source.token_file: cannot read {source.token_file}: {exc.strerror or exc}"]
             ) from None
-    if source.token_env is not None:
-        value = os.environ.get(source.token_env)
+        except UnicodeDecodeError:
+            raise ConfigError(
+                [f"source.token_file: {source.token_file} is not UTF-8 text"]
+            ) from None
         if not value:
-            raise ConfigError([f"source.token_env: environment variable {source.token_env} is not set"])
-        return value.strip()
+            raise ConfigError([f"source.token_file: {source.token_file} is empty"])
+        return value
+    if source.token_env is not None:
+        value = os.environ.get(source.token_env, "").strip()
+        if not value:
+            raise ConfigError(
+                [f"source.token_env: environment variable {source.token_env} is not set"]
+            )
+        return value
     return None

@@ -6,13 +6,18 @@ exactly what the user wrote (``0.995``, never ``0.9949999999999999``).
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_UNIT_ORDER = "wdhms"
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhdw])+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_DURATION_EXAMPLE = "a duration such as 30m, 4h or 1h30m (units s m h d w)"
+_RATIO_EXAMPLE = "a percentage such as 95% or 0.95"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,31 +37,49 @@ class Duration:
 
 
 def parse_duration(value: object) -> Duration:
-    """Parse ``30s``, ``90m``, ``1h30m``, ``2d``, ``1w``; a bare number is seconds."""
+    """Parse ``30s``, ``90m``, ``1h30m``, ``2d``, ``1w``; a bare number is seconds.
+
+    Units go from the largest to the smallest, each at most once (``1h30m``,
+    not ``30m1h``), so that a typo cannot hide in a long spelling.  Raises
+    :class:`ValueError` with a message for the person who wrote the value.
+    """
     if isinstance(value, Duration):
         return value
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as 30m or 4h, got {value!r}")
+        raise ValueError(f"expected {_DURATION_EXAMPLE}, got {value!r}")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected {_DURATION_EXAMPLE}, got {value!r}")
         if value < 0:
             raise ValueError(f"must not be negative (got {value})")
         return Duration(float(value), f"{value}s")
     if not isinstance(value, str):
-        raise ValueError(f"expected a duration such as 30m or 4h, got {value!r}")
+        raise ValueError(f"expected {_DURATION_EXAMPLE}, got {value!r}")
     text = value.strip().replace(" ", "")
     if not _DURATION.match(text):
-        raise ValueError(f"expected a duration such as 30m, 4h or 1h30m (units s m h d w), got {value!r}")
-    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(text))
+        raise ValueError(f"expected {_DURATION_EXAMPLE}, got {value!r}")
+    parts = _PART.findall(text)
+    positions = [_UNIT_ORDER.index(unit) for _, unit in parts]
+    if any(later <= earlier for earlier, later in itertools.pairwise(positions)):
+        raise ValueError(
+            f"write units from the largest to the smallest, each once (e.g. 1h30m), got {value!r}"
+        )
+    seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
     return Duration(seconds, text)
 
 
 def format_duration(seconds: float) -> str:
-    """The shortest exact spelling: 3600 -> ``1h``, 5400 -> ``1h30m``, 86400 -> ``1d``."""
-    if seconds <= 0:
+    """The shortest exact spelling: 3600 -> ``1h``, 5400 -> ``1h30m``, 86400 -> ``1d``.
+
+    Seconds are rounded to whole seconds; anything that rounds to zero or less
+    is ``0s``.
+    """
+    remaining = round(seconds) if math.isfinite(seconds) else 0
+    if remaining <= 0:
         return "0s"
     out = []
-    remaining = round(seconds)
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+    for unit in _UNIT_ORDER:
+        size = _UNIT_SECONDS[unit]
         if unit == "w" and remaining % size:
             continue
         count, remaining = divmod(remaining, size)
@@ -65,27 +88,40 @@ def format_duration(seconds: float) -> str:
     return "".join(out)
 
 
+def _checked_ratio(number: Decimal, value: object) -> Decimal:
+    if not number.is_finite():
+        raise ValueError(f"expected {_RATIO_EXAMPLE}, got {value!r}")
+    return number
+
+
 def parse_ratio(value: object) -> Decimal:
-    """Parse ``95%``, ``99.5%`` or ``0.95`` into an exact fraction."""
+    """Parse ``95%``, ``99.5%`` or ``0.95`` into an exact fraction.
+
+    A plain number above 1 is refused (``95`` is almost certainly ``95%``).
+    """
     if isinstance(value, bool):
-        raise ValueError(f"expected a percentage such as 95% or 0.95, got {value!r}")
+        raise ValueError(f"expected {_RATIO_EXAMPLE}, got {value!r}")
     if isinstance(value, int | float):
-        number = Decimal(str(value))
+        number = _checked_ratio(Decimal(str(value)), value)
         if number > 1:
-            raise ValueError(f"write percentages with a % sign (got {value}; did you mean {value}%?)")
+            raise ValueError(
+                f"write percentages with a % sign (got {value}; did you mean {value}%?)"
+            )
         return number
     if isinstance(value, str):
         text = value.strip()
         try:
             if text.endswith("%"):
-                return Decimal(text[:-1].strip()) / 100
-            number = Decimal(text)
+                return _checked_ratio(Decimal(text[:-1].strip()), value) / 100
+            number = _checked_ratio(Decimal(text), value)
         except InvalidOperation:
-            raise ValueError(f"expected a percentage such as 95% or 0.95, got {value!r}") from None
+            raise ValueError(f"expected {_RATIO_EXAMPLE}, got {value!r}") from None
         if number > 1:
-            raise ValueError(f"write percentages with a % sign (got {value}; did you mean {value}%?)")
+            raise ValueError(
+                f"write percentages with a % sign (got {value}; did you mean {value}%?)"
+            )
         return number
-    raise ValueError(f"expected a percentage such as 95% or 0.95, got {value!r}")
+    raise ValueError(f"expected {_RATIO_EXAMPLE}, got {value!r}")
 
 
 def format_ratio(value: Decimal) -> str:
@@ -93,8 +129,9 @@ def format_ratio(value: Decimal) -> str:
     text = format(value.normalize(), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
-    return text or "0"
+    return "0" if text in ("", "-0") else text
 
 
 def format_percent(value: Decimal) -> str:
+    """A ratio as an exact percentage: ``0.995`` -> ``99.5%``."""
     return format_ratio(value * 100) + "%"
