@@ -160,7 +160,6 @@ class SourceConfig(_Strict):
         default_factory=dict
     )
     seed: int = 1
-    speed: float = Field(default=1.0, gt=0, description="demo: simulated seconds per real second")
     history: PositiveDuration = parse_duration("7d")
 
     @field_validator("url")
