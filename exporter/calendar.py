@@ -75,7 +75,10 @@ def _parse_weekly(weekly: WeeklyHours) -> tuple[tuple[tuple[int, int], ...], ...
         merged: list[tuple[int, int]] = []
         previous_end = -1
         for pair in weekly.get(weekday, ()):
-            start, end = pair
+            try:
+                start, end = pair
+            except (TypeError, ValueError):
+                start, end = -1, -1
             if not (
                 isinstance(start, int)
                 and isinstance(end, int)
@@ -110,8 +113,8 @@ class _Span:
 
     ``cum[i]`` is the business time before interval ``i`` (counted from
     ``lo``); ``cum_end[i] = cum[i] + ends[i] - starts[i]``.  Every business
-    interval that meets ``[lo, hi]`` is present, so positions of instants in
-    that range are exact.
+    interval that overlaps ``[lo, hi)`` is present, so positions of instants
+    in ``[lo, hi]`` are exact.
     """
 
     __slots__ = ("cum", "cum_end", "ends", "first_year", "hi", "last_year", "lo", "starts")
@@ -157,6 +160,10 @@ class BusinessCalendar:
     holidays, computed per year when first needed.  Every problem with these
     arguments raises :class:`ValueError`.
 
+    Wall times are read per local date: a time that a spring-forward switch
+    skips maps to the end of the gap (the instant the clock jumps), and a time
+    that a fall-back switch repeats maps to its first occurrence (``fold=0``).
+
     Instances are safe to share between threads.
     """
 
@@ -197,7 +204,7 @@ class BusinessCalendar:
         self._subdivision = subdivision
         if country is not None:
             try:
-                holidays_package.country_holidays(country, subdiv=subdivision, years=2000)
+                holidays_package.country_holidays(country, subdiv=subdivision)
             except NotImplementedError as error:
                 raise ValueError(
                     f"calendar {name!r}: no public holidays known for country "

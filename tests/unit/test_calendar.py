@@ -11,7 +11,7 @@ CET; New York 2026-03-08 02:00 EST -> 03:00 EDT and 2026-11-01 02:00 EDT ->
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -111,6 +111,14 @@ def office(
             paris(2026, 7, 15, 10),
             2 * HOUR,
             id="country-holiday-fr-14-july",
+        ),
+        # Without the country the same span counts Tuesday's 8 h: 1 h + 8 h + 1 h.
+        pytest.param(
+            office(),
+            paris(2026, 7, 13, 17),
+            paris(2026, 7, 15, 10),
+            10 * HOUR,
+            id="same-span-without-country",
         ),
         # 4 July 2026 is a Saturday; the holidays package observes it on Fri 3 July.
         # Thu 16:00-17:00 1 h, Friday off, weekend, Mon 09:00-10:00 1 h.
@@ -451,7 +459,7 @@ def test_interval_ending_at_midnight_is_open(instant: datetime, expected: bool) 
             paris(2026, 6, 9, 13, 30) + timedelta(seconds=1),
             id="one-second-after-lunch",
         ),
-        # 18:00 exactly (end of Tuesday) for 1 h... from 17:00.
+        # 17:00 + 1 h is Tuesday's closing time, 18:00, not Wednesday's 09:00.
         pytest.param(
             office(), paris(2026, 6, 9, 17), HOUR, paris(2026, 6, 9, 18), id="lands-on-closing-time"
         ),
@@ -598,8 +606,7 @@ NAIVE = datetime(2026, 6, 9, 10)
         pytest.param(lambda c: c.add(NAIVE, 0), id="add-naive-start-zero"),
     ],
 )
-def test_naive_datetimes_are_refused(call: object) -> None:
-    assert callable(call)
+def test_naive_datetimes_are_refused(call: Callable[[BusinessCalendar], object]) -> None:
     with pytest.raises(ValueError, match="naive datetime"):
         call(office())
 
@@ -618,6 +625,12 @@ def test_naive_datetimes_are_refused(call: object) -> None:
         pytest.param({"weekly": {0: [(at(9), at(9))]}}, "start < end", id="empty-interval"),
         pytest.param({"weekly": {0: [(at(22), 86401)]}}, "<= 86400", id="past-midnight"),
         pytest.param({"weekly": {0: [(-1, at(9))]}}, "0 <= start", id="negative-start"),
+        pytest.param(
+            {"weekly": {0: [(at(9), at(12), at(13))]}}, "must be whole seconds", id="not-a-pair"
+        ),
+        pytest.param(
+            {"weekly": {0: [(at(9), 17.5 * HOUR)]}}, "must be whole seconds", id="fractional-end"
+        ),
         pytest.param({"weekly": {7: [(at(9), at(17))]}}, "weekday 7", id="weekday-out-of-range"),
         pytest.param({"weekly": {}}, "no day has any business interval", id="no-hours"),
         pytest.param(
