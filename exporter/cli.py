@@ -199,6 +199,127 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# --- generate ----------------------------------------------------------------------------------
+
+
+def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
+    # imported here so that serve, check and evaluate never load the pack generators
+    from pathlib import Path
+
+    from exporter.pack.generate import (
+        PackOptions,
+        build_pack,
+        check_pack,
+        import_specs,
+        write_pack,
+    )
+    from exporter.pack.rules import RuleOptions
+
+    config = load_config(args.config)
+    notes: list[str] = []
+    if args.import_specs:
+        config = import_specs(config, [Path(p) for p in args.import_specs], notes)
+    options = PackOptions(
+        format=args.format,
+        rules=RuleOptions(
+            job=args.job,
+            runbook_base_url=args.runbook_base_url,
+            grafana_url=args.grafana_url,
+            dead_tiers=args.dead_tiers,
+        ),
+    )
+    pack = build_pack(config, options)
+    for note in [*notes, *pack.notes]:
+        print(f"warning: {note}", file=sys.stderr)
+    out_dir = Path(args.out)
+    if args.check:
+        drift = check_pack(pack, out_dir)
+        for line in drift:
+            print(f"drift: {out_dir / line}", file=out)
+        if drift:
+            print(
+                f"error: {out_dir} is not what {args.config} generates; run "
+                f"helpdesk-slo generate --config {args.config} --out {out_dir}",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        print(f"{out_dir}: up to date ({len(pack.files)} files)", file=out)
+        return EXIT_OK
+    try:
+        write_pack(pack, out_dir)
+    except OSError as exc:
+        raise UsageError(f"--out {out_dir}: cannot write the pack: {exc}") from None
+    for path in pack.files:
+        print(f"wrote {out_dir / path}", file=out)
+    return EXIT_OK
+
+
+# --- serve -------------------------------------------------------------------------------------
+
+#: How long SIGTERM/SIGINT waits for a poll in progress before abandoning it.
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    # imported here so that check and evaluate never load the server side
+    import logging
+
+    from exporter.config import default_config
+    from exporter.poller import Poller
+    from exporter.server import (
+        WebConfig,
+        configure_logging,
+        create_server,
+        load_web_config,
+        parse_listen_address,
+        serve_until_signalled,
+    )
+    from exporter.store import Store, StoreError
+
+    configure_logging(args.log_level)
+    log = logging.getLogger("exporter.cli")
+    address = parse_listen_address(args.web_listen_address)
+    web = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
+    if args.config is None:
+        url = address.url(tls=web.tls is not None)
+        log.info("running the built-in demo helpdesk (no --config given) url=%s", url)
+        config = default_config()
+    else:
+        config = load_config(args.config)
+    for note in web.notes:
+        log.warning("web config: %s", note)
+    source = build_source(config)
+    try:
+        store = Store(config.store)
+    except StoreError as exc:
+        print(f"error: store: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        poller = Poller(config, source, store)
+        try:
+            server = create_server(address, poller, config, web)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            print(
+                f"error: --web.listen-address {address}: cannot listen: {reason}", file=sys.stderr
+            )
+            return EXIT_FAILED
+        log.info(
+            "serving address=%s url=%s tls=%s basic_auth=%s source=%s store=%s",
+            server.bound,
+            server.url(),
+            "on" if server.tls is not None else "off",
+            "on" if server.app.auth is not None else "off",
+            config.source.type.value,
+            config.store,
+        )
+        code = serve_until_signalled(server, poller.run, SHUTDOWN_GRACE_SECONDS)
+    finally:
+        store.close()
+    log.info("stopped; store closed")
+    return EXIT_OK if code == 0 else EXIT_FAILED
+
+
 # --- entry point -------------------------------------------------------------------------------
 
 
@@ -230,6 +351,80 @@ def build_parser() -> argparse.ArgumentParser:
         "--ticket", action="append", metavar="ID", help="only this ticket (repeatable)"
     )
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    from exporter.pack.rules import FORMATS, RuleOptions
+
+    generate = commands.add_parser(
+        "generate",
+        help="write the pack (rules and their promtool tests) for a config",
+        description="Write DIR/rules/helpdesk-slo.rules.yml and its promtool tests "
+        "DIR/rules/helpdesk-slo.rules.test.yml; with --format prometheus-operator or mimir, "
+        "also the same rules as a PrometheusRule or a Mimir/Cortex ruler namespace.  "
+        "Burn tiers that cannot fire are reported on stderr.  --check compares DIR with what "
+        "would be written and exits 1 on any difference.",
+    )
+    generate.add_argument("--config", required=True, metavar="FILE")
+    generate.add_argument("--out", required=True, metavar="DIR")
+    generate.add_argument("--format", choices=FORMATS, default="prometheus")
+    generate.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if DIR is out of date"
+    )
+    generate.add_argument(
+        "--import",
+        dest="import_specs",
+        action="append",
+        metavar="SPEC",
+        help="add the SLOs of a Sloth prometheus/v1 or OpenSLO v1 spec (repeatable)",
+    )
+    generate.add_argument(
+        "--job",
+        default=RuleOptions.job,
+        help=f"job label Prometheus scrapes the exporter under (default {RuleOptions.job})",
+    )
+    generate.add_argument(
+        "--runbook-base-url",
+        default=RuleOptions.runbook_base_url,
+        metavar="URL",
+        help="runbooks are linked as URL/<slo>.md unless an SLO sets alerting.runbook_url "
+        f"(default {RuleOptions.runbook_base_url})",
+    )
+    generate.add_argument(
+        "--grafana-url",
+        default=RuleOptions.grafana_url,
+        metavar="URL",
+        help=f"Grafana base URL for dashboard links (default {RuleOptions.grafana_url})",
+    )
+    generate.add_argument(
+        "--dead-tiers",
+        choices=("rescale", "drop"),
+        default=RuleOptions.dead_tiers,
+        help="a burn tier that can never fire is rescaled to the highest possible burn rate "
+        "(default) or dropped; either way it is reported",
+    )
+    generate.set_defaults(handler=cmd_generate)
+
+    serve = commands.add_parser(
+        "serve",
+        help="poll the helpdesk in the background and serve /metrics",
+        description="Poll the helpdesk in the background and serve /metrics, /healthz, /ready "
+        "and a landing page.  Without --config it runs the built-in demo helpdesk.",
+    )
+    serve.add_argument("--config", metavar="FILE", help="default: the built-in demo helpdesk")
+    serve.add_argument(
+        "--web.listen-address",
+        dest="web_listen_address",
+        default=":9707",
+        metavar="ADDRESS",
+        help="host:port, :port (every interface) or [v6addr]:port (default :9707)",
+    )
+    serve.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="TLS and basic auth, in the Prometheus exporter-toolkit format",
+    )
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    serve.set_defaults(handler=cmd_serve)
 
     return parser
 

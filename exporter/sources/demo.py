@@ -463,8 +463,9 @@ class DemoSource:
     ``now``; the watermark is ``now`` (the simulation is always complete).
 
     The simulated world runs on the real clock, so that SLA clocks, business
-    calendars and Prometheus timestamps all agree.  ``clock`` is accepted like other sources' clocks and not read: a poll
-    depends only on the ``now`` it is given.
+    calendars and Prometheus timestamps all agree.  ``clock`` is accepted like
+    other sources' clocks and not read: a poll depends only on the ``now`` it
+    is given.
     """
 
     name = "demo"

@@ -1,0 +1,1203 @@
+"""Background loop: source -> store -> engine -> snapshot.
+
+:class:`Poller` polls the source, writes what changed to the :class:`~exporter.store.Store`
+in one transaction, keeps the engine state of *live* tickets (open, or with an
+SLO/SLA outcome still pending) in memory, and publishes an immutable
+:class:`~exporter.snapshot.Snapshot` with every metric of :mod:`exporter.metrics`.
+
+How the work stays small:
+
+* A poll evaluates only tickets whose content changed (their digest differs
+  from the stored one); unchanged live tickets need no evaluation because the
+  instant each pending outcome would turn bad is known in advance: those
+  instants sit in a heap, and each poll pops the ones the watermark has passed.
+* Time-dependent gauges (time to breach, breached timers, tickets waiting past
+  an SLO threshold, oldest unanswered ticket) come from sorted timelines of
+  those instants, so :meth:`Poller.refresh` is a few binary searches.
+* Counters are loaded once from the store (:meth:`Store.totals`) and then
+  advanced by what each committed poll inserted; SLO windows count decision
+  times kept in sorted arrays.
+* Each live ticket's engine state is persisted next to it, so a restart loads
+  it instead of re-evaluating every open ticket (unless the SLA/SLO config
+  changed, in which case the live tickets are re-evaluated from their stored
+  JSON on the next poll).
+
+Watermark (DESIGN.md): outcomes are decided with the horizon
+``min(now, watermark)``; a ``bad`` or ``breached`` outcome is never decided
+before the source's data is known complete past its threshold instant.
+Gauges use ``now``.
+
+Sources may report API usage through two optional attributes (see
+:class:`ApiUsageReporter`): ``drain_api_requests()`` returning request counts
+by HTTP status code since the last call, and ``rate_limit_remaining``.
+Without them, a successful poll counts ``PollResult.requests`` as code ``200``.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import heapq
+import json
+import logging
+import math
+import threading
+import time
+from array import array
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+
+from exporter import __version__, metrics
+from exporter.config import Config, SlaConfig, SloKind
+from exporter.model import (
+    CLOSED_STATUSES,
+    PRIORITIES,
+    Author,
+    EventType,
+    Priority,
+    Ticket,
+    TicketEvent,
+    format_instant,
+    ticket_from_json,
+    ticket_to_json,
+)
+from exporter.sla import (
+    FIRST_RESPONSE,
+    Clock,
+    breach_instant,
+    elapsed_until,
+    first_response_clock,
+)
+from exporter.slo import (
+    Evaluator,
+    Outcome,
+    Result,
+    csat_outcome,
+    error_budget_remaining,
+    matches,
+    threshold_seconds,
+    time_outcome,
+    window_start,
+)
+from exporter.snapshot import HistogramSample, Sample, Snapshot
+from exporter.sources.base import PollResult, Source, SourceError
+from exporter.store import (
+    ELAPSED_BUCKET,
+    ELAPSED_SUM,
+    INF,
+    CounterKey,
+    CsatRow,
+    PollBatch,
+    PollDeltas,
+    SlaOutcomeRow,
+    SlaStopRow,
+    SloOutcomeRow,
+    SolveRow,
+    Store,
+    TicketRow,
+    TicketState,
+)
+
+log = logging.getLogger(__name__)
+
+#: Seconds between refreshes of time-dependent gauges while waiting for the next poll.
+REFRESH_INTERVAL = 15.0
+#: Longest wait between polls after repeated failures (at least the poll interval).
+MAX_BACKOFF = 600.0
+#: Statuses every priority shows in ``helpdesk_tickets_open`` even when no ticket has them.
+KNOWN_OPEN_STATUSES = ("new", "open", "pending", "on_hold")
+#: Live tickets from which the loaded state is moved out of the garbage collector's sight.
+FREEZE_LIVE_TICKETS = 10_000
+#: Bump when the persisted engine state of live tickets changes shape.
+LIVE_STATE_VERSION = 1
+#: Store meta key of the config fingerprint the persisted live states were computed with.
+FINGERPRINT_KEY = "config_fingerprint"
+
+_SLA = "sla"
+_SLO = "slo"
+_MONTH = 31 * 86400.0
+_WEEK = 7 * 86400.0
+
+
+@runtime_checkable
+class ApiUsageReporter(Protocol):
+    """Optional extras of a source that talks HTTP to the helpdesk."""
+
+    #: requests left in the current rate-limit window, None until a response told us
+    rate_limit_remaining: float | None
+
+    def drain_api_requests(self) -> Mapping[str, int]:
+        """Requests made since the last call, by HTTP status code (``"200"``, ``"429"``)."""
+        ...
+
+
+# --- sorted instants ----------------------------------------------------------------------------
+
+
+class Timeline:
+    """Instants keyed by ticket id (at most one per ticket), sorted for range counts.
+
+    Changes are buffered and applied when a query needs the order: a handful
+    of changes are inserted in place, many at once trigger one re-sort.
+    """
+
+    __slots__ = ("_added", "_at", "_ids", "_removed", "_times")
+
+    def __init__(self) -> None:
+        self._at: dict[str, float] = {}
+        self._times: list[float] = []
+        self._ids: list[str] = []
+        self._added: dict[str, float] = {}
+        self._removed: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    def add(self, ticket_id: str, instant: float) -> None:
+        self.discard(ticket_id)
+        self._at[ticket_id] = instant
+        if self._removed.get(ticket_id) == instant:
+            del self._removed[ticket_id]  # back where it was: nothing to move
+        else:
+            self._added[ticket_id] = instant
+
+    def discard(self, ticket_id: str) -> None:
+        instant = self._at.pop(ticket_id, None)
+        if instant is None:
+            return
+        if self._added.pop(ticket_id, None) is None:
+            self._removed[ticket_id] = instant
+
+    def _settle(self) -> None:
+        if not self._added and not self._removed:
+            return
+        times, ids = self._times, self._ids
+        if (len(self._added) + len(self._removed)) * 32 < len(times):
+            # in place; equal instants are ordered by ticket id, so both are binary searches
+            for ticket_id, instant in self._removed.items():
+                low = bisect_left(times, instant)
+                index = bisect_left(ids, ticket_id, low, bisect_right(times, instant, low))
+                del times[index]
+                del ids[index]
+            for ticket_id, instant in self._added.items():
+                low = bisect_left(times, instant)
+                index = bisect_left(ids, ticket_id, low, bisect_right(times, instant, low))
+                times.insert(index, instant)
+                ids.insert(index, ticket_id)
+        else:
+            ordered = sorted(self._at.items(), key=lambda item: (item[1], item[0]))
+            self._ids = [ticket_id for ticket_id, _ in ordered]
+            self._times = [instant for _, instant in ordered]
+        self._added.clear()
+        self._removed.clear()
+
+    def count_before(self, instant: float) -> int:
+        """How many instants are strictly earlier than ``instant``."""
+        self._settle()
+        return bisect_left(self._times, instant)
+
+    def count_until(self, instant: float) -> int:
+        """How many instants are at or before ``instant``."""
+        self._settle()
+        return bisect_right(self._times, instant)
+
+    def first(self) -> float | None:
+        self._settle()
+        return self._times[0] if self._times else None
+
+    def sum_from(self, instant: float) -> tuple[int, float]:
+        """Count and sum of ``t - instant`` over instants ``t >= instant``."""
+        self._settle()
+        index = bisect_left(self._times, instant)
+        count = len(self._times) - index
+        return count, math.fsum(self._times[index:]) - count * instant
+
+    def nearest_from(self, instant: float, limit: int) -> list[tuple[float, str]]:
+        """The ``limit`` earliest instants at or after ``instant``, with their tickets."""
+        self._settle()
+        index = bisect_left(self._times, instant)
+        end = index + limit
+        return list(zip(self._times[index:end], self._ids[index:end], strict=True))
+
+
+class DecisionTimes:
+    """Sorted decision instants of one SLO's outcomes with one result (for its window)."""
+
+    __slots__ = ("_times",)
+
+    def __init__(self, times: array[float] | None = None) -> None:
+        self._times: array[float] = times if times is not None else array("d")
+
+    def add(self, instant: float) -> None:
+        times = self._times
+        if not times or instant >= times[-1]:
+            times.append(instant)
+        else:
+            insort(times, instant)
+
+    def count(self, start: float, end: float) -> int:
+        return bisect_right(self._times, end) - bisect_left(self._times, start)
+
+    def forget_before(self, instant: float) -> None:
+        cut = bisect_left(self._times, instant)
+        if cut and cut * 8 >= len(self._times):
+            del self._times[:cut]
+
+
+# --- engine state of one live ticket ------------------------------------------------------------
+
+
+class LiveTicket:
+    """What the engine keeps of an open or undecided ticket (never the ticket itself).
+
+    ``deadlines``: (SLA metric, instant it breaches) of each running clock;
+    ``thresholds``: (SLO, instant its threshold passes) of each running clock
+    whose outcome is not good; ``paused``: (SLA metric, ``paused`` or
+    ``breached``) of each paused clock; ``pending``: (instant, ``sla``/``slo``,
+    name, cycle) of each undecided outcome that will be decided bad at that
+    instant.  Gauges only count the clocks of open tickets.
+    """
+
+    __slots__ = (
+        "created_at",
+        "deadlines",
+        "generation",
+        "id",
+        "is_open",
+        "paused",
+        "pending",
+        "priority",
+        "recheck_at",
+        "settle_base",
+        "status",
+        "thresholds",
+        "unanswered",
+        "unassigned",
+    )
+
+    def __init__(
+        self,
+        ticket_id: str,
+        priority: str,
+        status: str,
+        is_open: bool,
+        unassigned: bool,
+        unanswered: bool,
+        created_at: float,
+        settle_base: float,
+        recheck_at: float | None,
+        deadlines: tuple[tuple[str, float], ...],
+        thresholds: tuple[tuple[str, float], ...],
+        paused: tuple[tuple[str, str], ...],
+        pending: list[tuple[float, str, str, int]],
+    ) -> None:
+        self.id = ticket_id
+        self.priority = priority
+        self.status = status
+        self.is_open = is_open
+        self.unassigned = unassigned
+        self.unanswered = unanswered
+        self.created_at = created_at
+        self.settle_base = settle_base
+        self.recheck_at = recheck_at
+        self.deadlines = deadlines
+        self.thresholds = thresholds
+        self.paused = paused
+        self.pending = pending
+        self.generation = 0
+
+    @property
+    def is_live(self) -> bool:
+        return self.is_open or bool(self.pending) or self.recheck_at is not None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            [
+                self.priority,
+                self.status,
+                self.is_open,
+                self.unassigned,
+                self.unanswered,
+                self.created_at,
+                self.settle_base,
+                self.recheck_at,
+                self.deadlines,
+                self.thresholds,
+                self.paused,
+                self.pending,
+            ],
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, ticket_id: str, text: str) -> LiveTicket:
+        (
+            priority,
+            status,
+            is_open,
+            unassigned,
+            unanswered,
+            created_at,
+            settle_base,
+            recheck_at,
+            deadlines,
+            thresholds,
+            paused,
+            pending,
+        ) = json.loads(text)
+        return cls(
+            ticket_id,
+            priority,
+            status,
+            is_open,
+            unassigned,
+            unanswered,
+            created_at,
+            settle_base,
+            recheck_at,
+            tuple((metric, instant) for metric, instant in deadlines),
+            tuple((slo, instant) for slo, instant in thresholds),
+            tuple((metric, state) for metric, state in paused),
+            [(instant, kind, name, cycle) for instant, kind, name, cycle in pending],
+        )
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def ticket_body(ticket: Ticket) -> tuple[str, bytes]:
+    """The stored JSON of a ticket and its digest (equal digests: nothing changed)."""
+    body = json.dumps(ticket_to_json(ticket), separators=(",", ":"), ensure_ascii=False)
+    return body, hashlib.blake2b(body.encode(), digest_size=16).digest()
+
+
+def _is_solve(event: TicketEvent) -> bool:
+    return event.type is EventType.SOLVED or (
+        event.type is EventType.STATUS and event.to in CLOSED_STATUSES
+    )
+
+
+def config_fingerprint(config: Config) -> str:
+    """Identifies everything the persisted engine state depends on."""
+    data = json.loads(config.model_dump_json(include={"calendars", "slas", "slos"}))
+    for sla in data.get("slas", {}).values():
+        sla["pause_statuses"] = sorted(sla.get("pause_statuses", []))
+    data["live_state_version"] = LIVE_STATE_VERSION
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def retention_seconds(config: Config) -> float:
+    """How long a settled ticket is kept: the longest SLO window plus the margin."""
+    longest = 0.0
+    for slo in config.slos:
+        if slo.window == "month":
+            longest = max(longest, _MONTH)
+        elif slo.window == "week":
+            longest = max(longest, _WEEK)
+        else:
+            longest = max(longest, slo.window_seconds)
+    return longest + config.exporter.retention_margin.seconds
+
+
+def backoff_delay(interval: float, failures: int, retry_after: float | None = None) -> float:
+    """Seconds until the next poll after ``failures`` consecutive failed polls.
+
+    The interval after a success or a first failure, then doubling up to
+    :data:`MAX_BACKOFF` (never below the interval); at least ``retry_after``.
+    """
+    delay = interval
+    if failures > 1:
+        delay = min(interval * 2 ** min(failures - 1, 16), max(MAX_BACKOFF, interval))
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def _iso(instant: float | None) -> str:
+    if instant is None:
+        return "-"
+    return format_instant(datetime.fromtimestamp(instant, UTC))
+
+
+# --- the poller ---------------------------------------------------------------------------------
+
+
+class Poller:
+    """Polls a source into a store and publishes snapshots of every metric.
+
+    ``poll_once`` never raises because of the source: a failure is counted in
+    ``helpdesk_poll_errors_total{reason}``, ``helpdesk_up`` turns 0 and the
+    last good values stay.  ``run`` loops until ``stop`` is set.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        source: Source,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.store = store
+        self._clock = clock
+        self._evaluator = Evaluator(config)
+        self._time_slos = [s for s in config.slos if s.kind is SloKind.TIME]
+        self._event_slos = [s for s in config.slos if s.kind is not SloKind.PROMQL]
+        self._slas: dict[str, SlaConfig] = {str(name): sla for name, sla in config.slas.items()}
+        first_response = self._slas.get(FIRST_RESPONSE)
+        self._reply_authors: tuple[Author, ...] = (
+            first_response.replies_count if first_response is not None else (Author.AGENT,)
+        )
+        self._channels = config.exporter.breakdown.get("channel")
+        self._retention = retention_seconds(config)
+        #: SLO -> priority -> threshold seconds (None: no SLA target to take a share of)
+        self._thresholds_by_priority: dict[str, dict[Priority, float | None]] = {
+            slo.name: {
+                priority: threshold_seconds(
+                    slo,
+                    self._slas[slo.sla],
+                    Ticket("", datetime.fromtimestamp(0, UTC), "new", priority),
+                )
+                for priority in PRIORITIES
+            }
+            for slo in self._time_slos
+            if slo.sla is not None and slo.sla in self._slas
+        }
+        self._fingerprint = config_fingerprint(config)
+        self._lock = threading.RLock()
+        self._snapshot = Snapshot(taken_at=0.0)
+        self._loaded = False
+        self._ready = False
+        self._up = False
+        self._last_failed = False
+        self._retry_after: float | None = None
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._counters: dict[CounterKey, float] = {}
+        self._decisions: dict[tuple[str, str], DecisionTimes] = {}
+        self._live: dict[str, LiveTicket] = {}
+        self._heap: list[tuple[float, str, int, str, str, int]] = []
+        self._generation = 0
+        self._pending_total = 0
+        self._rechecks: dict[str, float] = {}
+        self._recheck_all: set[str] = set()
+        self._deadlines: dict[tuple[str, str], Timeline] = {}
+        self._thresholds: dict[str, Timeline] = {}
+        self._unanswered: dict[str, Timeline] = {}
+        self._paused: dict[tuple[str, str, str], int] = {}
+        self._open: dict[tuple[str, str], int] = {}
+        self._unassigned: dict[str, int] = {}
+        self._stored_fingerprint: str | None = None
+        self._cursor: str | None = None
+        self._watermark: float | None = None
+        self._last_success: float | None = None
+
+    # -- public API --
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot (replaced as a whole; safe to read from any thread)."""
+        return self._snapshot
+
+    @property
+    def ready(self) -> bool:
+        """True once the first poll has finished (successfully or not)."""
+        return self._ready
+
+    @property
+    def live_count(self) -> int:
+        return len(self._live)
+
+    def counters(self) -> dict[CounterKey, float]:
+        """The counters as kept in memory (always equal to ``store.totals()``)."""
+        with self._lock:
+            self._ensure_loaded()
+            return dict(self._counters)
+
+    def poll_once(self) -> None:
+        """Poll the source once, write the changes, publish a new snapshot."""
+        with self._lock:
+            self._ensure_loaded()
+            now = self._clock()
+            started = time.perf_counter()
+            try:
+                result = self.source.poll(self._cursor, now)
+            except SourceError as exc:
+                log.warning(
+                    "poll source=%s failed reason=%s: %s", self.source.name, exc.reason, exc
+                )
+                self._failed(exc.reason or "error", now, exc)
+                return
+            except Exception as exc:
+                log.exception("poll source=%s failed with an unexpected error", self.source.name)
+                self._failed("exception", now, exc)
+                return
+            try:
+                summary = self._apply(result, now)
+            except Exception as exc:
+                log.exception(
+                    "poll source=%s could not be stored; reloading state from the store",
+                    self.source.name,
+                )
+                self._reload_after_failure()
+                self._failed("store", now, exc)
+                return
+            self._up = True
+            self._last_failed = False
+            self._retry_after = None
+            self._ready = True
+            self._publish(now)
+            log.info(
+                "poll source=%s ok tickets=%d changed=%d decided=%d pruned=%d live=%d "
+                "duration_ms=%.0f watermark=%s",
+                self.source.name,
+                len(result.tickets),
+                summary[0],
+                summary[1],
+                summary[2],
+                len(self._live),
+                (time.perf_counter() - started) * 1000,
+                _iso(result.watermark),
+            )
+            for problem in result.problems[:20]:
+                log.warning("poll source=%s skipped %s", self.source.name, problem)
+
+    def refresh(self) -> None:
+        """Rebuild the time-dependent gauges at ``clock()`` from memory (no source call)."""
+        with self._lock:
+            self._ensure_loaded()
+            self._publish(self._clock())
+
+    def run(self, stop: threading.Event) -> None:
+        """Poll every ``source.poll_interval`` until ``stop`` is set; refresh in between.
+
+        Consecutive failures back off exponentially (capped at
+        :data:`MAX_BACKOFF`, never below the poll interval) and honour a
+        source error's ``retry_after`` seconds when it has one.
+        """
+        interval = self.config.source.poll_interval.seconds
+        failures = 0
+        try:
+            self.refresh()
+        except Exception:
+            log.exception("loading state from the store failed")
+        while not stop.is_set():
+            self.poll_once()
+            failures = failures + 1 if self._last_failed else 0
+            delay = backoff_delay(interval, failures, self._retry_after)
+            deadline = time.monotonic() + delay
+            while not stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0 or stop.wait(min(REFRESH_INTERVAL, left)):
+                    break
+                if deadline - time.monotonic() > 0:
+                    try:
+                        self.refresh()
+                    except Exception:
+                        log.exception("refreshing gauges failed")
+
+    # -- loading --
+
+    def _ensure_loaded(self) -> None:
+        if not self._loaded:
+            self._load()
+
+    def _load(self) -> None:
+        """Rebuild the in-memory state from the store (start, or after a failed write)."""
+        self._reset_state()
+        now = self._clock()
+        state = self.store.source_state(self.source.name)
+        self._cursor, self._watermark, self._last_success = state
+        self._counters = self.store.totals()
+        for slo in self._event_slos:
+            since = window_start(slo, now, self._evaluator.timezone) - 86400.0
+            for result in (Result.GOOD, Result.BAD):
+                times = self.store.decision_times(slo.name, result.value, since)
+                self._decisions[(slo.name, result.value)] = DecisionTimes(times)
+        self._stored_fingerprint = self.store.meta(FINGERPRINT_KEY)
+        if self._stored_fingerprint == self._fingerprint:
+            for ticket_id, text in self.store.live_states():
+                self._add_live(LiveTicket.from_json(ticket_id, text), push=False)
+            self._heap = [
+                (instant, live.id, live.generation, kind, name, cycle)
+                for live in self._live.values()
+                for instant, kind, name, cycle in live.pending
+            ]
+            heapq.heapify(self._heap)
+        else:
+            # the SLA/SLO config changed: re-evaluate every live ticket on the next poll
+            self._recheck_all = {ticket_id for ticket_id, _ in self.store.live_states()}
+        self._loaded = True
+        if len(self._live) >= FREEZE_LIVE_TICKETS:
+            # A big live set is long-lived: keep the cyclic garbage collector from
+            # rescanning it on every full collection (tens of ms at 100k tickets).
+            gc.freeze()
+
+    def _reload_after_failure(self) -> None:
+        self._loaded = False
+        try:
+            self._load()
+        except Exception:
+            log.exception("reloading state from the store failed; will retry on the next poll")
+
+    # -- live set bookkeeping --
+
+    def _add_live(self, live: LiveTicket, push: bool = True) -> None:
+        self._generation += 1
+        live.generation = self._generation
+        self._live[live.id] = live
+        if live.recheck_at is not None:
+            self._rechecks[live.id] = live.recheck_at
+        self._pending_total += len(live.pending)
+        if push:
+            for instant, kind, name, cycle in live.pending:
+                heapq.heappush(self._heap, (instant, live.id, live.generation, kind, name, cycle))
+        if not live.is_open:
+            return
+        priority = live.priority
+        for metric, instant in live.deadlines:
+            self._timeline(self._deadlines, (metric, priority)).add(live.id, instant)
+        for slo, instant in live.thresholds:
+            self._timeline(self._thresholds, slo).add(live.id, instant)
+        for metric, paused_state in live.paused:
+            key = (metric, priority, paused_state)
+            self._paused[key] = self._paused.get(key, 0) + 1
+        self._open[(priority, live.status)] = self._open.get((priority, live.status), 0) + 1
+        if live.unassigned:
+            self._unassigned[priority] = self._unassigned.get(priority, 0) + 1
+        if live.unanswered:
+            self._timeline(self._unanswered, priority).add(live.id, live.created_at)
+
+    def _remove_live(self, ticket_id: str) -> None:
+        live = self._live.pop(ticket_id, None)
+        if live is None:
+            return
+        self._rechecks.pop(ticket_id, None)
+        self._pending_total -= len(live.pending)
+        if not live.is_open:
+            return
+        priority = live.priority
+        for metric, _ in live.deadlines:
+            self._deadlines[(metric, priority)].discard(ticket_id)
+        for slo, _ in live.thresholds:
+            self._thresholds[slo].discard(ticket_id)
+        for metric, paused_state in live.paused:
+            self._paused[(metric, priority, paused_state)] -= 1
+        self._open[(priority, live.status)] -= 1
+        if live.unassigned:
+            self._unassigned[priority] -= 1
+        if live.unanswered:
+            self._unanswered[priority].discard(ticket_id)
+
+    @staticmethod
+    def _timeline(table: dict[Any, Timeline], key: Any) -> Timeline:
+        timeline = table.get(key)
+        if timeline is None:
+            timeline = table[key] = Timeline()
+        return timeline
+
+    # -- one poll --
+
+    def _apply(self, result: PollResult, now: float) -> tuple[int, int, int]:
+        """Evaluate what changed, write it in one transaction, then update memory."""
+        horizon = min(now, result.watermark)
+        batch = PollBatch(
+            source=self.source.name,
+            cursor=result.cursor,
+            watermark=result.watermark,
+            polled_at=now,
+            prune_before=now - self._retention,
+        )
+        incoming: dict[str, Ticket] = {ticket.id: ticket for ticket in result.tickets}
+        encoded = {ticket_id: ticket_body(ticket) for ticket_id, ticket in incoming.items()}
+        stored = self.store.digests(list(incoming))
+        changed: dict[str, tuple[Ticket, str, bytes]] = {
+            ticket_id: (incoming[ticket_id], body, digest)
+            for ticket_id, (body, digest) in encoded.items()
+            if stored.get(ticket_id) != digest
+        }
+        # tickets to re-evaluate from their stored JSON: future events now past, or a new config
+        again = {i for i, at in self._rechecks.items() if at <= now} | self._recheck_all
+        again.difference_update(changed)
+        stored_bodies = self.store.bodies(sorted(again))
+        digests = self.store.digests(list(stored_bodies)) if stored_bodies else {}
+        for ticket_id, body in stored_bodies.items():
+            changed[ticket_id] = (ticket_from_json(json.loads(body)), body, digests[ticket_id])
+
+        evaluated: dict[str, LiveTicket | None] = {}
+        for ticket_id, (ticket, body, digest) in changed.items():
+            live, settled_at = self._evaluate(ticket, now, horizon, batch)
+            evaluated[ticket_id] = live
+            batch.tickets.append(
+                TicketRow(
+                    ticket_id,
+                    body,
+                    digest,
+                    ticket.created_at.timestamp(),
+                    ticket.priority.value,
+                    ticket.channel or "",
+                )
+            )
+            batch.states.append(
+                TicketState(ticket_id, live.to_json(), None)
+                if live is not None
+                else TicketState(ticket_id, None, settled_at)
+            )
+        decided = len(batch.slo_outcomes) + len(batch.sla_outcomes)
+
+        # pending outcomes of unchanged live tickets that the watermark has now passed
+        touched: dict[str, LiveTicket] = {}
+        heap = self._heap
+        while heap and heap[0][0] < horizon:
+            instant, ticket_id, generation, kind, name, cycle = heapq.heappop(heap)
+            live = self._live.get(ticket_id)
+            if live is None or live.generation != generation or ticket_id in evaluated:
+                continue
+            entry = (instant, kind, name, cycle)
+            if entry not in live.pending:
+                continue
+            live.pending.remove(entry)
+            self._pending_total -= 1
+            live.settle_base = max(live.settle_base, instant)
+            if kind == _SLO:
+                batch.slo_outcomes.append(
+                    SloOutcomeRow(ticket_id, name, cycle, Result.BAD.value, instant)
+                )
+            else:
+                batch.sla_outcomes.append(
+                    SlaOutcomeRow(ticket_id, name, cycle, live.priority, "breached", instant)
+                )
+            decided += 1
+            touched[ticket_id] = live
+        for ticket_id, live in touched.items():
+            batch.states.append(
+                TicketState(ticket_id, live.to_json(), None)
+                if live.is_live
+                else TicketState(ticket_id, None, live.settle_base)
+            )
+        if len(heap) > 2 * self._pending_total + 1024:
+            self._compact_heap()
+
+        batch.increments = self._api_requests(result)
+        if self._stored_fingerprint != self._fingerprint:
+            batch.meta[FINGERPRINT_KEY] = self._fingerprint
+        deltas = self.store.write_poll(batch)
+        self._stored_fingerprint = self._fingerprint
+
+        # committed: now memory follows
+        self._recheck_all = set()
+        self._apply_deltas(deltas)
+        for ticket_id, live in evaluated.items():
+            self._remove_live(ticket_id)
+            if live is not None:
+                self._add_live(live)
+        for ticket_id, live in touched.items():
+            if not live.is_live:
+                self._remove_live(ticket_id)
+        self._cursor = result.cursor
+        self._watermark = result.watermark
+        self._last_success = now
+        return len(changed), decided, deltas.pruned
+
+    def _compact_heap(self) -> None:
+        self._heap = [
+            (instant, live.id, live.generation, kind, name, cycle)
+            for live in self._live.values()
+            for instant, kind, name, cycle in live.pending
+        ]
+        heapq.heapify(self._heap)
+
+    def _apply_deltas(self, deltas: PollDeltas) -> None:
+        for key, value in deltas.counters.items():
+            self._counters[key] = self._counters.get(key, 0.0) + value
+        for row in deltas.slo_outcomes:
+            times = self._decisions.get((row.slo, row.result))
+            if times is not None:
+                times.add(row.decided_at)
+
+    def _api_requests(self, result: PollResult | None) -> dict[CounterKey, float]:
+        drain = getattr(self.source, "drain_api_requests", None)
+        counts: Mapping[str, int]
+        if callable(drain):
+            counts = drain()
+        elif result is not None and result.requests:
+            counts = {"200": result.requests}
+        else:
+            counts = {}
+        return {
+            (metrics.API_REQUESTS.name, (self.source.name, str(code))): float(count)
+            for code, count in counts.items()
+            if count
+        }
+
+    def _failed(self, reason: str, now: float, exc: BaseException) -> None:
+        increments = self._api_requests(None)
+        key = (metrics.POLL_ERRORS.name, (self.source.name, reason))
+        increments[key] = increments.get(key, 0.0) + 1.0
+        try:
+            self.store.add_counters(increments)
+        except Exception:
+            log.exception("could not record the failed poll in the store")
+        for counter, value in increments.items():
+            self._counters[counter] = self._counters.get(counter, 0.0) + value
+        retry_after = getattr(exc, "retry_after", None)
+        self._retry_after = float(retry_after) if isinstance(retry_after, int | float) else None
+        self._up = False
+        self._last_failed = True
+        self._ready = True
+        self._publish(now)
+
+    # -- evaluation of one changed ticket --
+
+    def _evaluate(
+        self, ticket: Ticket, now: float, horizon: float, batch: PollBatch
+    ) -> tuple[LiveTicket | None, float]:
+        """Decide what can be decided and record the facts in ``batch``.
+
+        Returns the ticket's live state (None once it is closed and decided)
+        and the instant it settled: its latest event or decision.
+        """
+        evaluator = self._evaluator
+        ticket_id = ticket.id
+        priority = ticket.priority.value
+        channel = ticket.channel or ""
+        is_open = not ticket.is_closed
+        created_at = ticket.created_at.timestamp()
+        settle = created_at
+        last_event = ticket.events[-1].at.timestamp() if ticket.events else created_at
+        recheck_at = last_event if last_event > now else None
+        settle = max(settle, min(last_event, now))
+        assigned = ticket.assignee is not None
+        solved = rated = False
+        for event in ticket.events:
+            kind = event.type
+            if kind is EventType.AGENT_REPLY or kind is EventType.REQUESTER_REPLY:
+                continue
+            at = event.at.timestamp()
+            if at > now:
+                break
+            if kind is EventType.ASSIGNED:
+                assigned = True
+            elif not solved and _is_solve(event):
+                batch.solves.append(SolveRow(ticket_id, priority, channel, at))
+                solved = True
+            elif not rated and kind is EventType.CSAT and event.rating is not None:
+                batch.csat.append(CsatRow(ticket_id, event.rating.value, at))
+                rated = True
+
+        deadlines: list[tuple[str, float]] = []
+        thresholds: list[tuple[str, float]] = []
+        paused: list[tuple[str, str]] = []
+        pending: list[tuple[float, str, str, int]] = []
+        clocks: dict[str, list[Clock]] = {}
+        # (metric, cycle, threshold) -> outcome: an SLO at 100% asks the SLA's own question
+        outcomes: dict[tuple[str, int, float], Outcome] = {}
+        for metric, sla in self._slas.items():
+            cycles = evaluator.clocks(ticket, metric, now)
+            clocks[metric] = cycles
+            target = sla.targets.get(ticket.priority)
+            if target is None:
+                continue
+            calendar = evaluator.sla_calendars[metric]
+            for clock in cycles:
+                outcome = time_outcome(metric, ticket_id, clock, calendar, target.seconds, horizon)
+                outcomes[(metric, clock.cycle, target.seconds)] = outcome
+                if outcome.result is Result.PENDING:
+                    if outcome.threshold_at is not None:
+                        pending.append((outcome.threshold_at, _SLA, metric, clock.cycle))
+                else:
+                    assert outcome.decided_at is not None
+                    met = outcome.result is Result.GOOD
+                    batch.sla_outcomes.append(
+                        SlaOutcomeRow(
+                            ticket_id,
+                            metric,
+                            clock.cycle,
+                            priority,
+                            "met" if met else "breached",
+                            outcome.decided_at,
+                        )
+                    )
+                    settle = max(settle, outcome.decided_at)
+                first_stop = clock.first_stop
+                if first_stop is not None:
+                    batch.sla_stops.append(
+                        SlaStopRow(
+                            ticket_id,
+                            metric,
+                            clock.cycle,
+                            priority,
+                            elapsed_until(clock, calendar, first_stop),
+                            first_stop,
+                        )
+                    )
+                if not is_open or clock.stopped:
+                    continue
+                breach = (
+                    outcome.threshold_at
+                    if outcome.result is not Result.GOOD
+                    else breach_instant(clock, calendar, target.seconds)
+                )
+                if clock.paused:
+                    late = breach is not None and breach < now
+                    paused.append((metric, "breached" if late else "paused"))
+                elif breach is not None:
+                    deadlines.append((metric, breach))
+        for slo in self._time_slos:
+            assert slo.sla is not None
+            threshold = self._thresholds_by_priority[slo.name].get(ticket.priority)
+            if threshold is None or slo.sla not in clocks or not matches(slo, ticket):
+                continue
+            calendar = evaluator.sla_calendars[slo.sla]
+            for clock in clocks[slo.sla]:
+                outcome = outcomes.get((slo.sla, clock.cycle, threshold)) or time_outcome(
+                    slo.name, ticket_id, clock, calendar, threshold, horizon
+                )
+                if outcome.result is Result.PENDING:
+                    if outcome.threshold_at is not None:
+                        pending.append((outcome.threshold_at, _SLO, slo.name, clock.cycle))
+                else:
+                    assert outcome.decided_at is not None
+                    batch.slo_outcomes.append(
+                        SloOutcomeRow(
+                            ticket_id,
+                            slo.name,
+                            clock.cycle,
+                            outcome.result.value,
+                            outcome.decided_at,
+                        )
+                    )
+                    settle = max(settle, outcome.decided_at)
+                if (
+                    is_open
+                    and not clock.stopped
+                    and not clock.paused
+                    and outcome.result is not Result.GOOD
+                    and outcome.threshold_at is not None
+                ):
+                    thresholds.append((slo.name, outcome.threshold_at))
+        for slo in evaluator.csat_slos:
+            if not matches(slo, ticket):
+                continue
+            rating = csat_outcome(slo.name, ticket, now)
+            if rating is not None and rating.decided_at is not None:
+                batch.slo_outcomes.append(
+                    SloOutcomeRow(ticket_id, slo.name, 0, rating.result.value, rating.decided_at)
+                )
+                settle = max(settle, rating.decided_at)
+
+        if is_open:
+            first = clocks.get(FIRST_RESPONSE)
+            if first is None:
+                reply_clock = first_response_clock(ticket, now, self._reply_authors)
+                first = [reply_clock] if reply_clock is not None else []
+            unanswered = bool(first) and not first[0].stopped
+        else:
+            unanswered = False
+        live = LiveTicket(
+            ticket_id,
+            priority,
+            ticket.status,
+            is_open,
+            is_open and not assigned,
+            unanswered,
+            created_at,
+            settle,
+            recheck_at,
+            tuple(deadlines),
+            tuple(thresholds),
+            tuple(paused),
+            pending,
+        )
+        return (live if live.is_live else None), settle
+
+    # -- the snapshot --
+
+    def _publish(self, now: float) -> None:
+        self._snapshot = self._build_snapshot(now)
+
+    def _channel(self, raw: str) -> str:
+        if not raw:
+            return "none"
+        if self._channels is None:
+            return raw
+        return raw if raw in self._channels else "other"
+
+    def _build_snapshot(self, now: float) -> Snapshot:
+        samples: dict[str, dict[tuple[str, ...], float]] = {spec.name: {} for spec in metrics.ALL}
+        histograms: dict[str, list[HistogramSample]] = {
+            metrics.SLA_TIME_TO_BREACH.name: [],
+            metrics.SLA_ELAPSED.name: [],
+        }
+        source = self.source.name
+        config = self.config
+        sla_priorities = [
+            (metric, priority.value)
+            for metric, sla in self._slas.items()
+            for priority in PRIORITIES
+            if priority in sla.targets
+        ]
+
+        def put(spec: metrics.MetricSpec, labels: tuple[str, ...], value: float) -> None:
+            samples[spec.name][labels] = value
+
+        def inc(spec: metrics.MetricSpec, labels: tuple[str, ...], value: float) -> None:
+            series = samples[spec.name]
+            series[labels] = series.get(labels, 0.0) + value
+
+        # counters: every known label combination first, then the stored values
+        for slo in self._event_slos:
+            for result in (Result.GOOD, Result.BAD):
+                put(metrics.SLO_EVENTS, (slo.name, result.value), 0.0)
+        for metric, priority in sla_priorities:
+            for outcome in ("met", "breached"):
+                put(metrics.SLA_OUTCOMES, (metric, priority, outcome), 0.0)
+        channels = [*self._channels, "other", "none"] if self._channels is not None else []
+        for priority in PRIORITIES:
+            for channel in channels:
+                put(metrics.TICKETS_CREATED, (priority.value, channel), 0.0)
+                put(metrics.TICKETS_SOLVED, (priority.value, channel), 0.0)
+        for rating in ("good", "bad"):
+            put(metrics.CSAT_RATINGS, (rating,), 0.0)
+        elapsed: dict[tuple[str, str], dict[str, float]] = {pair: {} for pair in sla_priorities}
+        elapsed_sums: dict[tuple[str, str], float] = {}
+        for (name, labels), value in self._counters.items():
+            if name == metrics.TICKETS_CREATED.name or name == metrics.TICKETS_SOLVED.name:
+                spec = (
+                    metrics.TICKETS_CREATED
+                    if name == metrics.TICKETS_CREATED.name
+                    else metrics.TICKETS_SOLVED
+                )
+                inc(spec, (labels[0], self._channel(labels[1])), value)
+            elif name == ELAPSED_BUCKET:
+                buckets = elapsed.setdefault((labels[0], labels[1]), {})
+                buckets[labels[2]] = buckets.get(labels[2], 0.0) + value
+            elif name == ELAPSED_SUM:
+                pair = (labels[0], labels[1])
+                elapsed_sums[pair] = elapsed_sums.get(pair, 0.0) + value
+                elapsed.setdefault(pair, {})
+            elif name in samples:
+                series = samples[name]
+                series[labels] = series.get(labels, 0.0) + value
+        for (metric, priority), buckets in elapsed.items():
+            cumulative = 0.0
+            bounds: list[tuple[float, float]] = []
+            for bound in metrics.ELAPSED_BUCKETS:
+                cumulative += buckets.get(repr(bound), 0.0)
+                bounds.append((bound, cumulative))
+            count = cumulative + buckets.get(INF, 0.0)
+            histograms[metrics.SLA_ELAPSED.name].append(
+                HistogramSample(
+                    (metric, priority),
+                    tuple(bounds),
+                    count,
+                    elapsed_sums.get((metric, priority), 0.0),
+                )
+            )
+
+        # SLO gauges
+        for slo in config.slos:
+            put(metrics.SLO_OBJECTIVE, (slo.name,), float(slo.objective_ratio))
+        for slo in self._event_slos:
+            start = window_start(slo, now, self._evaluator.timezone)
+            counts = {}
+            for result in (Result.GOOD, Result.BAD):
+                times = self._decisions.get((slo.name, result.value))
+                counts[result] = times.count(start, now) if times is not None else 0
+                if times is not None:
+                    times.forget_before(start - 86400.0)
+                put(metrics.SLO_PERIOD_EVENTS, (slo.name, result.value), float(counts[result]))
+            put(
+                metrics.SLO_BUDGET_REMAINING,
+                (slo.name,),
+                error_budget_remaining(
+                    counts[Result.GOOD], counts[Result.BAD], float(slo.objective_ratio)
+                ),
+            )
+        for slo in self._time_slos:
+            waiting = self._thresholds.get(slo.name)
+            put(
+                metrics.SLO_WAITING_PAST_THRESHOLD,
+                (slo.name,),
+                float(waiting.count_before(now)) if waiting is not None else 0.0,
+            )
+
+        # SLA clock gauges
+        nearest: dict[str, list[tuple[float, str, str]]] = {}
+        top = config.exporter.top_deadlines
+        for metric, priority in sla_priorities:
+            timeline = self._deadlines.get((metric, priority))
+            breached_running = timeline.count_before(now) if timeline is not None else 0
+            paused = self._paused.get((metric, priority, "paused"), 0)
+            paused_late = self._paused.get((metric, priority, "breached"), 0)
+            running, seconds_left = timeline.sum_from(now) if timeline is not None else (0, 0.0)
+            put(metrics.SLA_OPEN_TIMERS, (metric, priority, "running"), float(running))
+            put(metrics.SLA_OPEN_TIMERS, (metric, priority, "paused"), float(paused))
+            put(
+                metrics.SLA_OPEN_TIMERS,
+                (metric, priority, "breached"),
+                float(breached_running + paused_late),
+            )
+            bounds = []
+            for bound in metrics.TIME_TO_BREACH_BUCKETS:
+                within = (
+                    timeline.count_until(now + bound) - breached_running
+                    if timeline is not None
+                    else 0
+                )
+                bounds.append((bound, float(within)))
+            histograms[metrics.SLA_TIME_TO_BREACH.name].append(
+                HistogramSample((metric, priority), tuple(bounds), float(running), seconds_left)
+            )
+            if timeline is not None and running:
+                upcoming = timeline.nearest_from(now, max(top, 1))
+                put(metrics.SLA_NEXT_BREACH, (metric, priority), upcoming[0][0])
+                if top:
+                    nearest.setdefault(metric, []).extend(
+                        (instant, ticket_id, priority) for instant, ticket_id in upcoming
+                    )
+        for metric, candidates in nearest.items():
+            for instant, ticket_id, priority in sorted(candidates)[:top]:
+                put(metrics.SLA_TICKET_DEADLINE, (metric, priority, ticket_id), instant)
+
+        # tickets
+        for priority in PRIORITIES:
+            for status in KNOWN_OPEN_STATUSES:
+                put(metrics.TICKETS_OPEN, (priority.value, status), 0.0)
+            put(metrics.TICKETS_UNASSIGNED, (priority.value,), 0.0)
+        for (priority, status), count in self._open.items():
+            if count or status in KNOWN_OPEN_STATUSES:
+                put(metrics.TICKETS_OPEN, (priority, status), float(count))
+        for priority, count in self._unassigned.items():
+            put(metrics.TICKETS_UNASSIGNED, (priority,), float(count))
+        for priority, timeline in self._unanswered.items():
+            oldest = timeline.first()
+            if oldest is not None:
+                put(metrics.OLDEST_UNANSWERED, (priority,), oldest)
+
+        # the source and the exporter
+        put(metrics.UP, (source,), 1.0 if self._up else 0.0)
+        if self._last_success is not None:
+            put(metrics.LAST_SUCCESSFUL_POLL, (source,), self._last_success)
+        if self._watermark is not None:
+            put(metrics.WATERMARK, (source,), self._watermark)
+        remaining = getattr(self.source, "rate_limit_remaining", None)
+        if isinstance(remaining, int | float) and not math.isnan(remaining):
+            put(metrics.API_RATE_LIMIT_REMAINING, (source,), float(remaining))
+        put(metrics.BUILD_INFO, (__version__,), 1.0)
+
+        return Snapshot(
+            taken_at=now,
+            samples={
+                name: tuple(Sample(labels, value) for labels, value in sorted(series.items()))
+                for name, series in samples.items()
+                if name not in histograms
+            },
+            histograms={name: tuple(series) for name, series in histograms.items()},
+            ready=self._ready,
+        )
