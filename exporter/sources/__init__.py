@@ -23,6 +23,10 @@ def build_source(config: Config) -> Source:
         from exporter.sources.demo import DemoSource
 
         return DemoSource(config.source)
+    if kind is SourceType.ZENDESK:
+        from exporter.sources.zendesk import ZendeskSource
+
+        return ZendeskSource(config.source)
     raise SourceUnavailable(
         f"source.type: {kind.value} is not supported by this build yet; "
         "use type: file with an export of normalized tickets, or type: demo"
