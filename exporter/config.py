@@ -53,7 +53,9 @@ RESERVED_LABELS = frozenset(
     {"slo", "service", "severity", "long_window", "short_window", "burn_rate", "alertname"}
 )
 #: Keys that would put a secret in the file; refused without echoing the value.
-_SECRET_KEYS = frozenset({"token", "api_token", "api_key", "apikey", "password", "secret"})
+_SECRET_KEYS = frozenset(
+    {"token", "api_token", "api_key", "apikey", "password", "secret", "webhook_url", "api_url"}
+)
 
 
 class ConfigError(Exception):
@@ -159,8 +161,27 @@ class SourceConfig(_Strict):
     status_map: Annotated[dict[str, str], BeforeValidator(_string_keys)] = Field(
         default_factory=dict
     )
-    seed: int = 1
-    history: PositiveDuration = parse_duration("7d")
+    seed: int = Field(default=1, description="demo: same seed, same simulated tickets")
+    history: PositiveDuration = Field(
+        default=parse_duration("7d"), description="demo: tickets already there at the first poll"
+    )
+    ai_agent_ids: tuple[str, ...] = Field(
+        default=(), description="helpdesk user ids whose replies are an AI agent's"
+    )
+    ai_agent_channels: tuple[str, ...] = Field(
+        default=(), description="reply channels (Zendesk via.channel) that mean an AI agent"
+    )
+    resolution_metric: Literal["agent_work_time", "requester_wait_time", "resolution_time"] = Field(
+        default="agent_work_time",
+        description="Zendesk native mode: which metric is the resolution clock",
+    )
+
+    @field_validator("ai_agent_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
 
     @field_validator("url")
     @classmethod
@@ -202,6 +223,10 @@ class SourceConfig(_Strict):
                 )
         if self.token_file is not None and self.token_env is not None:
             problems.append("give either token_file or token_env, not both")
+        if self.type is SourceType.ZENDESK and self.auth != "oauth" and self.email is None:
+            problems.append(
+                "a zendesk source with API token auth needs `email:` (the token's owner)"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -653,6 +678,25 @@ class ExporterConfig(_Strict):
     retention_margin: PositiveDuration = parse_duration("7d")
 
 
+class NotifyConfig(_Strict):
+    """Where alerts go and where links in them point (Alertmanager, runbooks, dashboards)."""
+
+    pages_channel: str = "#support-pages"
+    slo_channel: str = "#support-slo"
+    #: as Alertmanager sees it (not resolved against this file): the Slack webhook URL
+    webhook_url_file: str = "/etc/alertmanager/secrets/slack-webhook-url"
+    grafana_url: str = "http://localhost:3000"
+    runbook_base_url: str = "runbooks"
+    username: str = "helpdesk-slo"
+
+    @field_validator("grafana_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+
 class Config(_Strict):
     service: str = "support"
     source: SourceConfig = SourceConfig(type=SourceType.DEMO)
@@ -665,6 +709,7 @@ class Config(_Strict):
     )
     slos: list[SloConfig] = Field(default_factory=list)
     exporter: ExporterConfig = ExporterConfig()
+    notify: NotifyConfig = NotifyConfig()
     #: Where the config was read from (for messages); not a YAML key.
     path: Path | None = Field(default=None, exclude=True)
 
@@ -932,6 +977,8 @@ def _clean_message(error: Mapping[str, Any], model_fields: Sequence[str]) -> str
     if kind == "extra_forbidden":
         key = str(error["loc"][-1])
         if key.lower() in _SECRET_KEYS:
+            if key.lower() in ("webhook_url", "api_url"):
+                return "secrets are never written in the config: use webhook_url_file"
             return "secrets are never written in the config: use token_file or token_env"
         close = difflib.get_close_matches(key, model_fields, n=1)
         if close:

@@ -712,7 +712,7 @@ def test_relative_paths_are_relative_to_the_config_file(
     config_dir = tmp_path / "etc" / "helpdesk"
     _write(
         config_dir / "zendesk.yml",
-        "source:\n  type: zendesk\n  url: https://acme.zendesk.com\n"
+        "source:\n  type: zendesk\n  url: https://acme.zendesk.com\n  email: ops@acme.example\n"
         "  token_file: secrets/zendesk\nstore: state/slo.db\n",
     )
     _write(config_dir / "file.yml", "source: {type: file, path: ../exports/tickets.jsonl}\n")
@@ -757,7 +757,7 @@ _SECRET = "zd-Sup3r-s3cret-t0ken"
 def _zendesk(tmp_path: Path, auth: str) -> Path:
     return _write(
         tmp_path / "helpdesk-slo.yml",
-        f"source:\n  type: zendesk\n  url: https://acme.zendesk.com\n  {auth}\n",
+        f"source:\n  type: zendesk\n  url: https://acme.zendesk.com\n  email: ops@acme.example\n  {auth}\n",
     )
 
 
