@@ -801,3 +801,17 @@ def test_timeline_counts_and_sums() -> None:
     assert timeline.first() == 20.0
     assert timeline.nearest_from(0.0, 2) == [(20.0, "c"), (40.0, "d")]
     assert len(timeline) == 3
+
+
+def test_timeline_keeps_many_equal_instants_in_order() -> None:
+    """Deadlines often coincide (the next opening hour): in-place updates stay exact."""
+    timeline = Timeline()
+    for number in range(200):
+        timeline.add(f"t{number:03}", 100.0)
+    assert timeline.count_until(100.0) == 200
+    timeline.add("t050", 50.0)
+    timeline.discard("t120")
+    timeline.add("new", 100.0)
+    assert timeline.count_before(100.0) == 1
+    assert timeline.count_until(100.0) == 200
+    assert timeline.nearest_from(0.0, 2) == [(50.0, "t050"), (100.0, "new")]
