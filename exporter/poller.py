@@ -45,7 +45,7 @@ import threading
 import time
 from array import array
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -444,6 +444,7 @@ class Poller:
         self.source = source
         self.store = store
         self._clock = clock
+        self._offer_known_tickets()
         self._evaluator = Evaluator(config)
         self._time_slos = [s for s in config.slos if s.kind is SloKind.TIME]
         self._event_slos = [s for s in config.slos if s.kind is not SloKind.PROMQL]
@@ -518,6 +519,24 @@ class Poller:
         with self._lock:
             self._ensure_loaded()
             return dict(self._counters)
+
+    def _offer_known_tickets(self) -> None:
+        """Let a source that merges partial updates read previous ticket states from the store.
+
+        API sources receive events apart from tickets; to return a changed
+        ticket in full they need its earlier history, which after a restart
+        only the store has.
+        """
+        offer = getattr(self.source, "use_known_tickets", None)
+        if offer is None:
+            return
+        store = self.store
+
+        def known(ids: Iterable[str]) -> dict[str, Ticket]:
+            bodies = store.bodies(list(ids))
+            return {i: ticket_from_json(json.loads(body)) for i, body in bodies.items()}
+
+        offer(known)
 
     def poll_once(self) -> None:
         """Poll the source once, write the changes, publish a new snapshot."""

@@ -30,11 +30,12 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from exporter import __version__, metrics
-from exporter.model import ticket_from_json
+from exporter.model import Ticket, ticket_from_json
 from exporter.poller import Poller, Timeline, backoff_delay, retention_seconds
 from exporter.slo import Evaluator
 from exporter.sources.base import PollResult, SourceError
@@ -815,3 +816,30 @@ def test_timeline_keeps_many_equal_instants_in_order() -> None:
     assert timeline.count_before(100.0) == 1
     assert timeline.count_until(100.0) == 200
     assert timeline.nearest_from(0.0, 2) == [(50.0, "t050"), (100.0, "new")]
+
+
+class _MergingSource:
+    """A source that, like the API sources, asks for earlier ticket states."""
+
+    name = "merging"
+
+    def __init__(self) -> None:
+        self.known: Any = None
+
+    def use_known_tickets(self, known: Any) -> None:
+        self.known = known
+
+    def poll(self, cursor: str | None, now: float) -> Any:
+        raise NotImplementedError
+
+
+def test_a_restarted_poller_offers_stored_tickets_to_merging_sources(tmp_path: Path) -> None:
+    harness = Harness(tmp_path)
+    harness.poll("morning.jsonl", "2026-11-02T10:00:00Z")
+    stored = {t.id for t in read_tickets(harness.tickets)[0]}
+    source = _MergingSource()
+    Poller(harness.config, source, harness.store, harness.clock)
+    assert source.known is not None
+    found = source.known(sorted(stored) + ["no-such-ticket"])
+    assert set(found) == stored
+    assert all(isinstance(t, Ticket) for t in found.values())
