@@ -840,6 +840,6 @@ def test_a_restarted_poller_offers_stored_tickets_to_merging_sources(tmp_path: P
     source = _MergingSource()
     Poller(harness.config, source, harness.store, harness.clock)
     assert source.known is not None
-    found = source.known(sorted(stored) + ["no-such-ticket"])
+    found = source.known([*sorted(stored), "no-such-ticket"])
     assert set(found) == stored
     assert all(isinstance(t, Ticket) for t in found.values())
