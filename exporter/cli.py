@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from exporter import __version__
@@ -221,7 +222,8 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
         config = import_specs(config, [Path(p) for p in args.import_specs], notes)
     options = PackOptions(
         format=args.format,
-        rules=RuleOptions(
+        rules=RuleOptions.for_config(
+            config,
             job=args.job,
             runbook_base_url=args.runbook_base_url,
             grafana_url=args.grafana_url,
@@ -383,16 +385,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument(
         "--runbook-base-url",
-        default=RuleOptions.runbook_base_url,
         metavar="URL",
         help="runbooks are linked as URL/<slo>.md unless an SLO sets alerting.runbook_url "
-        f"(default {RuleOptions.runbook_base_url})",
+        f"(default: notify.runbook_base_url of the config, else {RuleOptions.runbook_base_url})",
     )
     generate.add_argument(
         "--grafana-url",
-        default=RuleOptions.grafana_url,
         metavar="URL",
-        help=f"Grafana base URL for dashboard links (default {RuleOptions.grafana_url})",
+        help="Grafana base URL for dashboard links "
+        f"(default: notify.grafana_url of the config, else {RuleOptions.grafana_url})",
     )
     generate.add_argument(
         "--dead-tiers",
@@ -426,7 +427,59 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     serve.set_defaults(handler=cmd_serve)
 
+    backfill = commands.add_parser(
+        "backfill",
+        help="write history as OpenMetrics for promtool tsdb create-blocks-from openmetrics",
+        description="Decide every outcome of the source's history as the live exporter would "
+        "and write the counters as timestamped OpenMetrics, ending where the live exporter's "
+        "store begins (or now).  Load it with: promtool tsdb create-blocks-from openmetrics "
+        "FILE.om DATA_DIR",
+    )
+    backfill.add_argument("--config", required=True, metavar="FILE")
+    backfill.add_argument("--since", required=True, metavar="DURATION", help="e.g. 90d")
+    backfill.add_argument("--out", required=True, metavar="FILE.om")
+    backfill.add_argument(
+        "--step", default="5m", metavar="DURATION", help="sample spacing (default 5m)"
+    )
+    backfill.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="label added to every series (default job=helpdesk-slo; repeatable)",
+    )
+    backfill.set_defaults(handler=cmd_backfill)
+
     return parser
+
+
+def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
+    from exporter.backfill import backfill
+    from exporter.units import parse_duration
+
+    config = load_config(args.config)
+    try:
+        since = parse_duration(args.since).seconds
+        step = parse_duration(args.step).seconds
+    except ValueError as exc:
+        raise UsageError(f"--since/--step: {exc}") from None
+    if since <= 0 or step <= 0:
+        raise UsageError("--since and --step must be longer than zero")
+    labels = {"job": "helpdesk-slo"}
+    for item in args.label:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--label: expected NAME=VALUE, got {item!r}")
+        labels[name] = value
+    started = time.monotonic()
+    result = backfill(config, since, Path(args.out), step, extra_labels=labels, progress=sys.stderr)
+    print(
+        f"wrote {args.out}: {result.series} series, {result.samples} samples from "
+        f"{_iso(result.start)} to {_iso(result.end)} ({result.tickets} tickets, "
+        f"{result.problems} skipped records) in {time.monotonic() - started:.1f}s",
+        file=out,
+    )
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

@@ -538,6 +538,16 @@ class Poller:
 
         offer(known)
 
+    def facts(self, ticket: Ticket, now: float, horizon: float | None = None) -> PollBatch:
+        """The facts (outcomes, stops, solves, ratings) this ticket yields as of ``now``.
+
+        The same decisions a live poll would write, without touching the store:
+        ``backfill`` uses it so history and live counters agree.
+        """
+        batch = PollBatch(self.source.name, None, now, now)
+        self._evaluate(ticket, now, now if horizon is None else horizon, batch)
+        return batch
+
     def poll_once(self) -> None:
         """Poll the source once, write the changes, publish a new snapshot."""
         with self._lock:

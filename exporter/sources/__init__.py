@@ -27,6 +27,10 @@ def build_source(config: Config) -> Source:
         from exporter.sources.zendesk import ZendeskSource
 
         return ZendeskSource(config.source)
+    if kind is SourceType.FRESHDESK:
+        from exporter.sources.freshdesk import FreshdeskSource
+
+        return FreshdeskSource(config.source)
     raise SourceUnavailable(
         f"source.type: {kind.value} is not supported by this build yet; "
         "use type: file with an export of normalized tickets, or type: demo"

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 
 from exporter.config import SourceConfig
 from exporter.model import Ticket, TicketFormatError, ticket_from_json
 from exporter.sources.base import PollResult, SourceError
 
 
-def read_tickets(path: os.PathLike[str] | str) -> tuple[list[Ticket], list[str]]:
-    """All tickets of a JSON Lines file, and one problem line per unreadable record."""
-    tickets: list[Ticket] = []
-    problems: list[str] = []
+def iter_tickets(path: os.PathLike[str] | str, problems: list[str]) -> Iterator[Ticket]:
+    """The tickets of a JSON Lines file one at a time; unreadable records go to ``problems``."""
     try:
         handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as exc:
@@ -29,11 +28,17 @@ def read_tickets(path: os.PathLike[str] | str) -> tuple[list[Ticket], list[str]]
             if not text or text.startswith("//"):
                 continue
             try:
-                tickets.append(ticket_from_json(json.loads(text)))
+                yield ticket_from_json(json.loads(text))
             except json.JSONDecodeError as exc:
                 problems.append(f"{path}:{number}: not valid JSON: {exc.msg} (column {exc.colno})")
             except TicketFormatError as exc:
                 problems.append(f"{path}:{number}: {exc}")
+
+
+def read_tickets(path: os.PathLike[str] | str) -> tuple[list[Ticket], list[str]]:
+    """All tickets of a JSON Lines file, and one problem line per unreadable record."""
+    problems: list[str] = []
+    tickets = list(iter_tickets(path, problems))
     return tickets, problems
 
 

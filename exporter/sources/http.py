@@ -258,6 +258,12 @@ class HelpdeskClient:
 
     def get_json(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
         """``GET base_url + path`` and its JSON body; :class:`SourceError` on any failure."""
+        return self.get_json_with_headers(path, params)[0]
+
+    def get_json_with_headers(
+        self, path: str, params: Mapping[str, str | int] | None = None
+    ) -> tuple[Any, Mapping[str, str]]:
+        """Like :meth:`get_json`, also returning the answer's headers (e.g. ``Link`` for paging)."""
         where = f"GET {path}"
         self._before_request(path)
         self._waited = 0.0
@@ -272,7 +278,7 @@ class HelpdeskClient:
             self._attempts = max(self._attempts, attempts_before + 1)
             raise self._transport_error(where, exc) from None
         self._observe(response.status_code, response.headers)
-        return self._decode(where, response)
+        return self._decode(where, response), response.headers
 
     def _transport_error(
         self, where: str, exc: requests.exceptions.RequestException

@@ -1,0 +1,872 @@
+"""promtool tests for the generated rules, derived from the same plan as the rules.
+
+Each test group replays one kind of day for every SLO of the config at once
+(the series of different SLOs never mix) and checks what must, and must not,
+fire:
+
+``quiet``      zero traffic: every recorded ratio and count is 0 (not NaN), budgets are
+               whole, nothing fires.
+``all bad``    every event bad: each burn tier fires, with its rendered annotations, and
+               the budget is reported spent.
+``outage``     a full outage after a normal morning pages by a time worked out from the
+               windows, and the page resolves once the outage is over.
+``spike``      a short burst of bad events does not page.
+``slow burn``  a steady burn between the ticket and page thresholds opens a ticket only.
+``restart``    an exporter restart (a scrape gap, counters resume) and a lost store (a
+               counter reset) do not page, and the ratios stay right.
+``guard``      fewer bad events than the guard (one late ticket at 3 a.m.) page nobody.
+``forecast``   a steady burn that spends the budget left before the window ends warns.
+``backlog``    tickets waiting past the threshold page, imminent SLA breaches warn; both
+               resolve.
+``exporter``   exporter down or never scraped, stale source data, SLO series missing.
+
+Expectations come from a model of the rules (:func:`tier_condition`: bad and
+total increase per window, as Prometheus 2 computes them on steady 1-minute
+samples).  Every check sits at least 3 minutes away from a change the model
+predicts, so Prometheus 3's left-open range selection, which shifts windows by
+one sample, gives the same results.  promql SLOs have no known input series:
+their tests cover zero traffic and the missing-data alert only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import partial
+from typing import Any
+
+from exporter import metrics
+from exporter.config import Severity, SloKind
+from exporter.pack.rules import (
+    EXHAUSTED_FOR,
+    FORECAST_FOR,
+    METRICS_ABSENT_FOR,
+    MINUTE,
+    VALUE_0F,
+    VALUE_1F,
+    VALUE_2F,
+    VALUE_PERCENT,
+    PackPlan,
+    Rule,
+    SloPlan,
+    Tier,
+    Window,
+    absent_alert,
+    backlog_alert,
+    budget_left_template,
+    burn_alert,
+    dump_yaml,
+    events_name,
+    exhausted_alert,
+    exporter_group,
+    format_window,
+    header,
+    imminent_alert,
+    ratio_name,
+    selector,
+)
+
+Values = list[float | None]
+
+#: ``instance`` label of the exporter in the test series.
+INSTANCE = "helpdesk-slo:9707"
+#: Events per minute in outage, spike and guard days: busy enough for every window.
+RATE = 10
+#: Events per minute where a steady ratio must be hit precisely (slow burn, forecast).
+FINE_RATE = 1000
+#: Minutes of normal traffic before an incident.
+MORNING = 120
+#: Minutes between a check and any change the model predicts.
+MARGIN = 3
+#: How far the model looks for a page or a ticket before giving up.
+HORIZON = 12 * 60
+
+BURN = "SupportSLOErrorBudgetBurn"
+EXHAUSTED = "SupportSLOErrorBudgetExhausted"
+FORECAST = "SupportSLOBudgetExhaustionForecast"
+BACKLOG = "SupportSLOBacklogBreached"
+IMMINENT = "SupportSLABreachImminent"
+ABSENT = "SupportSLOMetricsAbsent"
+EXPORTER_DOWN = "HelpdeskExporterDown"
+SOURCE_STALE = "HelpdeskSourceStale"
+#: ``le`` bounds a gauge histogram of time to breach is written with (plus +Inf).
+BUCKETS = (*metrics.TIME_TO_BREACH_BUCKETS, float("inf"))
+#: Seconds left on the running clocks of the imminent-breach test.
+SECONDS_LEFT = 200.0
+
+
+# --- traffic and the model of the rules -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Cumulative good and bad counters of one SLO, one sample per minute from minute 0."""
+
+    good: tuple[int, ...]
+    bad: tuple[int, ...]
+
+    @property
+    def minutes(self) -> int:
+        return len(self.good) - 1
+
+
+def traffic(segments: Sequence[tuple[int, int, int]], minutes: int) -> Traffic:
+    """Counters from ``(minutes, good per minute, bad per minute)`` segments, then quiet.
+
+    Counters start at 0 at minute 0 (the exporter initialises every known series).
+    """
+    good, bad = [0], [0]
+    for length, good_rate, bad_rate in segments:
+        for _ in range(length):
+            good.append(good[-1] + good_rate)
+            bad.append(bad[-1] + bad_rate)
+    while len(good) <= minutes:
+        good.append(good[-1])
+        bad.append(bad[-1])
+    return Traffic(tuple(good[: minutes + 1]), tuple(bad[: minutes + 1]))
+
+
+def _delta(values: Sequence[int], minute: int, window_minutes: int) -> int:
+    return values[minute] - values[max(0, minute - window_minutes)]
+
+
+def error_ratio(data: Traffic, minute: int, window_minutes: int) -> Fraction:
+    """``slo:sli_error:ratio_rate<W>`` as the rules record it: 0 when nothing happened."""
+    bad = _delta(data.bad, minute, window_minutes)
+    total = bad + _delta(data.good, minute, window_minutes)
+    return Fraction(bad, total) if total else Fraction(0)
+
+
+def tier_condition(tier: Tier, data: Traffic, minute: int) -> bool:
+    """The burn tier's expression is true at ``minute``."""
+    threshold = Fraction(tier.ratio_threshold)
+
+    def over(ratio: Fraction) -> bool:
+        return ratio >= threshold if tier.rescaled else ratio > threshold
+
+    return (
+        over(error_ratio(data, minute, tier.long.minutes))
+        and over(error_ratio(data, minute, tier.short.minutes))
+        and _delta(data.bad, minute, tier.long.minutes) >= tier.min_bad_events
+    )
+
+
+def is_firing(condition: Callable[[int], bool], minute: int, for_minutes: int) -> bool:
+    """An alert with ``for: for_minutes`` fires at ``minute`` (1-minute evaluations)."""
+    start = minute - for_minutes
+    return start >= 0 and all(condition(m) for m in range(start, minute + 1))
+
+
+def severity_firing(plan: SloPlan, severity: Severity, data: Traffic, minute: int) -> bool:
+    for_minutes = plan.for_seconds // MINUTE
+    return any(
+        is_firing(partial(tier_condition, tier, data), minute, for_minutes)
+        for tier in plan.tiers
+        if tier.severity is severity
+    )
+
+
+def _first(predicate: Callable[[int], bool], start: int, end: int) -> int | None:
+    return next((m for m in range(start, end + 1) if predicate(m)), None)
+
+
+def _stable(predicate: Callable[[int], bool], minute: int, expected: bool) -> bool:
+    """``predicate`` keeps ``expected`` within MARGIN minutes of ``minute``."""
+    return all(predicate(m) is expected for m in range(minute - MARGIN, minute + MARGIN + 1))
+
+
+# --- expanding notation and labels ------------------------------------------------------------
+
+
+def _text(value: float) -> str:
+    if value == float("inf"):
+        return "+Inf"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
+
+
+def expand(values: Sequence[float | None]) -> str:
+    """promtool's expanding notation: ``0+10x59 600x30 _x2`` for one value per interval."""
+    parts: list[str] = []
+    i, n = 0, len(values)
+    while i < n:
+        value = values[i]
+        if value is None:
+            j = i
+            while j < n and values[j] is None:
+                j += 1
+            parts.append("_" if j - i == 1 else f"_x{j - i}")
+            i = j
+            continue
+        j = i
+        if i + 1 < n and values[i + 1] is not None:
+            step = values[i + 1] - value  # type: ignore[operator]
+            exact = float(value).is_integer() and float(step).is_integer()
+            while (
+                j + 1 < n
+                and values[j + 1] is not None
+                and values[j + 1] - values[j] == step  # type: ignore[operator]
+                and (exact or step == 0)
+            ):
+                j += 1
+            if j - i >= 2 or (j - i == 1 and step == 0):
+                if step == 0:
+                    parts.append(f"{_text(value)}x{j - i}")
+                elif step > 0:
+                    parts.append(f"{_text(value)}+{_text(step)}x{j - i}")
+                else:
+                    parts.append(f"{_text(value)}-{_text(-step)}x{j - i}")
+                i = j + 1
+                continue
+        parts.append(_text(value))
+        i += 1
+    return " ".join(parts)
+
+
+def series(name: str, labels: Mapping[str, str]) -> str:
+    return name + selector(labels)
+
+
+def at(minute: int) -> str:
+    return format_window(minute * MINUTE) if minute else "0m"
+
+
+# --- rendering the annotations Prometheus will produce ----------------------------------------
+
+
+def humanize_percentage(value: float) -> str:
+    """Prometheus' ``humanizePercentage``: ``%.4g%%`` of value x 100."""
+    return "%.4g%%" % (value * 100)
+
+
+_IF_LABEL = re.compile(r"\{\{ if \$labels\.(\w+) \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}")
+_LABEL = re.compile(r"\{\{ \$labels\.(\w+) \}\}")
+
+
+def render(
+    template: str,
+    labels: Mapping[str, str],
+    value: float,
+    budget_left: tuple[str, float] | None = None,
+) -> str:
+    """Expand the few template forms the rules use, as Prometheus would for this alert."""
+    text = template
+    if budget_left is not None:
+        text = text.replace(budget_left[0], humanize_percentage(budget_left[1]))
+    text = _IF_LABEL.sub(lambda m: m[2] if labels.get(m[1]) else m[3], text)
+    text = text.replace(VALUE_1F, f"{value:.1f}").replace(VALUE_2F, f"{value:.2f}")
+    text = text.replace(VALUE_0F, f"{value:.0f}").replace(VALUE_PERCENT, humanize_percentage(value))
+    text = _LABEL.sub(lambda m: labels.get(m[1], ""), text)
+    if "{{" in text:
+        raise ValueError(f"no rendering for the template in {template!r}")
+    return text
+
+
+def expected_alert(
+    rule: Rule,
+    value: float,
+    extra_labels: Mapping[str, str] | None = None,
+    budget_left: tuple[str, float] | None = None,
+) -> dict[str, Any]:
+    """An ``exp_alerts`` entry: the rule's labels over the expression's, rendered annotations."""
+    labels = {**(extra_labels or {}), **rule["labels"]}
+    return {
+        "exp_labels": labels,
+        "exp_annotations": {
+            key: render(text, labels, value, budget_left)
+            for key, text in rule["annotations"].items()
+        },
+    }
+
+
+# --- test groups ------------------------------------------------------------------------------
+
+
+@dataclass
+class ScenarioGroup:
+    name: str
+    minutes: int
+    input_series: dict[str, Values] = field(default_factory=dict)
+    alert_tests: list[dict[str, Any]] = field(default_factory=list)
+    expr_tests: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, name: str, values: Sequence[float | None]) -> None:
+        padded = list(values[: self.minutes + 1])
+        while len(padded) <= self.minutes:
+            padded.append(padded[-1] if padded else None)
+        self.input_series[name] = padded
+
+    def firing(self, query: str, minute: int) -> None:
+        self.expr_tests.append(
+            {
+                "expr": f"max({query})",
+                "eval_time": at(minute),
+                "exp_samples": [{"labels": "{}", "value": 1}],
+            }
+        )
+
+    def silent(self, query: str, minute: int) -> None:
+        self.expr_tests.append({"expr": query, "eval_time": at(minute), "exp_samples": []})
+
+    def samples(self, query: str, minute: int, expected: Sequence[tuple[str, float]]) -> None:
+        self.expr_tests.append(
+            {
+                "expr": query,
+                "eval_time": at(minute),
+                "exp_samples": [{"labels": labels, "value": value} for labels, value in expected],
+            }
+        )
+
+    def alerts(self, alertname: str, minute: int, expected: list[dict[str, Any]]) -> None:
+        self.alert_tests.append(
+            {"eval_time": at(minute), "alertname": alertname, "exp_alerts": expected}
+        )
+
+    def document(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "interval": "1m",
+            "input_series": [
+                {"series": name, "values": expand(values)}
+                for name, values in self.input_series.items()
+            ],
+        }
+        if self.alert_tests:
+            out["alert_rule_test"] = self.alert_tests
+        if self.expr_tests:
+            out["promql_expr_test"] = self.expr_tests
+        return out
+
+
+class _Builder:
+    """Builds the test groups of one pack."""
+
+    def __init__(self, plan: PackPlan) -> None:
+        self.plan = plan
+        self.job = plan.options.job
+        self.counted = [p for p in plan.slos if p.kind is not SloKind.PROMQL]
+        self.timed = [p for p in plan.slos if p.kind is SloKind.TIME]
+
+    # -- series --
+
+    def _exporter_labels(self, **extra: str) -> dict[str, str]:
+        return {**extra, "job": self.job, "instance": INSTANCE}
+
+    def _healthy(self, group: ScenarioGroup) -> None:
+        """The exporter is up and polling: ``up`` 1 and a watermark one minute behind."""
+        group.add(series("up", self._exporter_labels()), [1.0] * (group.minutes + 1))
+        watermark = series(metrics.WATERMARK.name, self._exporter_labels(source=self.plan.source))
+        group.add(watermark, [60.0 * m - 60 for m in range(group.minutes + 1)])
+
+    def _counters(self, group: ScenarioGroup, plan: SloPlan, data: Traffic | None = None) -> None:
+        data = data or traffic([], group.minutes)
+        for result, values in (("good", data.good), ("bad", data.bad)):
+            name = series(
+                metrics.SLO_EVENTS.name, self._exporter_labels(slo=plan.name, result=result)
+            )
+            group.add(name, [float(v) for v in values])
+        if plan.calendar is None:
+            return
+        # calendar windows: the exporter's period gauges (the test data starts with the period)
+        budget = float(plan.budget)
+        remaining: Values = []
+        for good, bad in zip(data.good, data.bad, strict=True):
+            remaining.append(1.0 - (bad / (good + bad)) / budget if good + bad else 1.0)
+        gauge = series(metrics.SLO_BUDGET_REMAINING.name, self._exporter_labels(slo=plan.name))
+        group.add(gauge, remaining)
+        for result, values in (("good", data.good), ("bad", data.bad)):
+            period = series(
+                metrics.SLO_PERIOD_EVENTS.name, self._exporter_labels(slo=plan.name, result=result)
+            )
+            group.add(period, [float(v) for v in values])
+
+    def _all_counters(
+        self, group: ScenarioGroup, data: Mapping[str, Traffic] | None = None
+    ) -> None:
+        for plan in self.counted:
+            self._counters(group, plan, (data or {}).get(plan.name))
+
+    # -- queries --
+
+    def _alerts(self, alertname: str, plan: SloPlan | None = None, **labels: str) -> str:
+        picked = {"alertname": alertname, "alertstate": "firing"}
+        if plan is not None:
+            picked.update(plan.selector)
+        return "ALERTS" + selector({**picked, **labels})
+
+    def _page(self, plan: SloPlan) -> str:
+        return self._alerts(BURN, plan, severity=Severity.PAGE.value)
+
+    def _ticket(self, plan: SloPlan) -> str:
+        return self._alerts(BURN, plan, severity=Severity.TICKET.value)
+
+    # -- the groups --
+
+    def quiet(self) -> ScenarioGroup:
+        group = ScenarioGroup(
+            "quiet: no traffic records 0 everywhere (never NaN), a whole budget, and no alert",
+            minutes=120,
+        )
+        self._healthy(group)
+        self._all_counters(group)
+        self._backlog_series(group, lambda minute: 0.0, lambda minute: 0.0)
+        check = 100
+        for plan in self.plan.slos:
+            sel = selector(plan.selector)
+            ratios = [(series(ratio_name(w), plan.labels), 0.0) for w in plan.windows]
+            group.samples(f'{{__name__=~"slo:sli_error:ratio_rate.+", {sel[1:-1]}}}', check, ratios)
+            counts = [
+                (series(events_name(w), {**plan.labels, "result": result}), 0.0)
+                for w in plan.windows
+                for result in ("bad", "total")
+            ]
+            group.samples(f'{{__name__=~"slo:sli_events:increase.+", {sel[1:-1]}}}', check, counts)
+            days = Fraction(plan.period.seconds, 86400)
+            for name, value in (
+                ("slo:current_burn_rate:ratio", 0.0),
+                ("slo:period_burn_rate:ratio", 0.0),
+                ("slo:period_error_budget_remaining:ratio", 1.0),
+                ("slo:objective:ratio", float(plan.objective)),
+                ("slo:error_budget:ratio", float(plan.budget)),
+                ("slo:time_period:days", float(days)),
+            ):
+                group.samples(name + sel, check, [(series(name, plan.labels), value)])
+            quiet = {"slo": plan.name, "service": plan.service}
+            for minute in (30, check, 120):
+                if plan.kind is SloKind.PROMQL:
+                    group.silent(
+                        "ALERTS" + selector(quiet, {"alertname": f"{BURN}|{EXHAUSTED}|{FORECAST}"}),
+                        minute,
+                    )
+                else:
+                    group.silent("ALERTS" + selector(quiet), minute)
+        group.silent("ALERTS" + selector({}, {"alertname": "Helpdesk.+"}), check)
+        return group
+
+    def all_bad(self) -> ScenarioGroup | None:
+        plans = [p for p in self.counted]
+        if not plans:
+            return None
+        check = max(
+            90, max(p.for_seconds for p in plans) // MINUTE + 30, EXHAUSTED_FOR // MINUTE + 30
+        )
+        group = ScenarioGroup(
+            "all bad: every burn tier fires with its annotations, and the budget is spent",
+            minutes=check + 5,
+        )
+        self._healthy(group)
+        data = {p.name: traffic([(check + 5, 0, RATE)], check + 5) for p in plans}
+        self._all_counters(group, data)
+        burns: list[dict[str, Any]] = []
+        spent: list[dict[str, Any]] = []
+        for plan in plans:
+            budget = float(plan.budget)
+            burn = 1.0 / budget
+            left = (budget_left_template(plan), 1.0 - burn)
+            for tier in plan.tiers:
+                condition = partial(tier_condition, tier, data[plan.name])
+                firing = is_firing(condition, check, plan.for_seconds // MINUTE)
+                if firing:
+                    burns.append(expected_alert(burn_alert(plan, tier), burn, budget_left=left))
+            if data[plan.name].bad[check] >= plan.min_bad_events:
+                spent.append(expected_alert(exhausted_alert(plan), 1.0 - burn))
+        group.alerts(BURN, check, burns)
+        group.alerts(EXHAUSTED, check, spent)
+        return group
+
+    def outage(self) -> ScenarioGroup | None:
+        cases = []
+        for plan in self.counted:
+            if not any(t.severity is Severity.PAGE for t in plan.tiers):
+                continue
+            long_outage = traffic([(MORNING, RATE, 0), (HORIZON, 0, RATE)], MORNING + HORIZON)
+
+            def pages(minute: int, plan: SloPlan = plan, data: Traffic = long_outage) -> bool:
+                return severity_firing(plan, Severity.PAGE, data, minute)
+
+            detected = _first(pages, MORNING, MORNING + HORIZON)
+            if detected is None:
+                continue
+            end = detected + 5 * MARGIN
+            cases.append((plan, detected, end))
+        if not cases:
+            return None
+        minutes = max(end for _, _, end in cases) + 8 * 60
+        timings = []
+        group_data: dict[str, Traffic] = {}
+        checks: list[tuple[SloPlan, int, int, int]] = []
+        for plan, detected, end in cases:
+            data = traffic(
+                [(MORNING, RATE, 0), (end - MORNING, 0, RATE), (minutes, RATE, 0)], minutes
+            )
+
+            def quiet(minute: int, plan: SloPlan = plan, data: Traffic = data) -> bool:
+                return not severity_firing(plan, Severity.PAGE, data, minute)
+
+            resolved = _first(quiet, end + 1, minutes)
+            assert resolved is not None, f"{plan.name}: the page never resolves"
+            group_data[plan.name] = data
+            checks.append((plan, detected, end, resolved))
+            timings.append(f"{plan.name} within {detected - MORNING + MARGIN}m")
+        minutes = max(resolved for _, _, _, resolved in checks) + 2 * MARGIN + 5
+        group = ScenarioGroup(
+            "outage: every event bad after a normal morning pages ("
+            + ", ".join(timings)
+            + ") and resolves once it is over",
+            minutes=minutes,
+        )
+        self._healthy(group)
+        self._all_counters(group, group_data)
+        for plan, detected, _end, resolved in checks:
+            group.silent(self._page(plan), MORNING - 5)
+            if detected - MARGIN > MORNING:
+                group.silent(self._page(plan), detected - MARGIN)
+            group.firing(self._page(plan), detected + MARGIN)
+            group.silent(self._page(plan), resolved + MARGIN)
+        return group
+
+    def spike(self) -> ScenarioGroup | None:
+        cases: dict[str, tuple[SloPlan, int, Traffic]] = {}
+        span = MORNING + 180  # long enough for the model; the test itself is cut shorter
+        for plan in self.counted:
+            page_tiers = [t for t in plan.tiers if t.severity is Severity.PAGE]
+            if not page_tiers:
+                continue
+            shortest = min(Fraction(t.ratio_threshold) * t.long.minutes for t in page_tiers)
+            length = max(1, int(shortest / 2))
+            while length >= 1:
+                longer = traffic([(MORNING, RATE, 0), (length + 1, 0, RATE), (span, RATE, 0)], span)
+                if not any(
+                    severity_firing(plan, Severity.PAGE, longer, m) for m in range(span + 1)
+                ):
+                    break
+                length -= 1
+            if length < 1:
+                continue
+            data = traffic([(MORNING, RATE, 0), (length, 0, RATE), (span, RATE, 0)], span)
+            cases[plan.name] = (plan, length, data)
+        if not cases:
+            return None
+        spikes = ", ".join(f"{length}m on {plan.name}" for plan, length, _ in cases.values())
+        span = MORNING + max(length for _, length, _ in cases.values()) + 125
+        group = ScenarioGroup(f"spike: a short burst of bad events ({spikes}) does not page", span)
+        self._healthy(group)
+        self._all_counters(group, {name: data for name, (_, _, data) in cases.items()})
+        for plan, length, _ in cases.values():
+            end = MORNING + length
+            for minute in (end, end + 5, end + 30, end + 60, end + 120):
+                group.silent(self._page(plan), minute)
+        return group
+
+    def slow_burn(self) -> ScenarioGroup | None:
+        cases = []
+        span = 150
+        for plan in self.counted:
+            ticket_tiers = [
+                t for t in plan.tiers if t.severity is Severity.TICKET and not t.rescaled
+            ]
+            if not ticket_tiers:
+                continue
+            low = min(Fraction(t.ratio_threshold) for t in ticket_tiers)
+            page_tiers = [t for t in plan.tiers if t.severity is Severity.PAGE]
+            high = min([Fraction(t.ratio_threshold) for t in page_tiers] + [Fraction(1)])
+            bad = int((low + high) / 2 * FINE_RATE)
+            if not low < Fraction(bad, FINE_RATE) < high:
+                continue
+            data = traffic([(span, FINE_RATE - bad, bad)], span)
+
+            def tickets(minute: int, plan: SloPlan = plan, data: Traffic = data) -> bool:
+                return severity_firing(plan, Severity.TICKET, data, minute)
+
+            opened = _first(tickets, 0, span - 10)
+            if opened is None or any(
+                severity_firing(plan, Severity.PAGE, data, m) for m in range(span + 1)
+            ):
+                continue
+            burn = Fraction(bad, FINE_RATE) / Fraction(plan.budget)
+            cases.append((plan, opened, data, burn))
+        if not cases:
+            return None
+        burns = ", ".join(f"{float(burn):.2f}x on {plan.name}" for plan, _, _, burn in cases)
+        span = max(60, max(opened for _, opened, _, _ in cases) + 30)
+        group = ScenarioGroup(f"slow burn: a steady {burns} opens a ticket and pages nobody", span)
+        self._healthy(group)
+        self._all_counters(group, {plan.name: data for plan, _, data, _ in cases})
+        for plan, opened, _, _ in cases:
+            group.firing(self._ticket(plan), opened + MARGIN)
+            group.silent(self._page(plan), opened + MARGIN)
+            group.silent(self._page(plan), span)
+        return group
+
+    def restart(self) -> ScenarioGroup | None:
+        plans = [p for p in self.counted if any(t.severity is Severity.PAGE for t in p.tiers)]
+        if not plans:
+            return None
+        span, gap, reset = 240, 61, 150
+        group = ScenarioGroup(
+            "restart: a scrape gap (same store) and a lost store (counter reset) do not page",
+            span,
+        )
+        self._healthy(group)
+        per_minute = 100
+        expected: dict[str, float] = {}
+        for plan in plans:
+            page = min(
+                Fraction(t.ratio_threshold) for t in plan.tiers if t.severity is Severity.PAGE
+            )
+            bad = int(page * per_minute / 4)
+            expected[plan.name] = bad / per_minute
+            data = traffic([(span, per_minute - bad, bad)], span)
+            # a lost store: the counters start again from 0 at minute `reset`
+            restarted = Traffic(
+                tuple(v if m < reset else v - data.good[reset] for m, v in enumerate(data.good)),
+                tuple(v if m < reset else v - data.bad[reset] for m, v in enumerate(data.bad)),
+            )
+            self._counters(group, plan, restarted)
+            for result in ("good", "bad"):
+                name = series(
+                    metrics.SLO_EVENTS.name, self._exporter_labels(slo=plan.name, result=result)
+                )
+                values: Values = list(group.input_series[name])
+                values[gap] = values[gap + 1] = None
+                group.input_series[name] = values
+        for plan in plans:
+            for minute in (gap + 2, gap + 4, gap + 30, reset + 1, reset + 3, reset + 5, 200, span):
+                group.silent(self._page(plan), minute)
+            ratio = f"{ratio_name(Window(60 * MINUTE))}{selector(plan.selector)}"
+            for minute in (reset + 5, span):
+                group.samples(
+                    f"abs({ratio} - {expected[plan.name]!r}) < bool 0.02",
+                    minute,
+                    [(selector(plan.labels), 1.0)],
+                )
+        return group
+
+    def guard(self) -> ScenarioGroup | None:
+        cases = []
+        for plan in self.counted:
+            if not plan.tiers:
+                continue
+            guards = [t.min_bad_events for t in plan.tiers] + [plan.min_bad_events]
+            fewest = min(guards)
+            shortest = min(t.long.minutes for t in plan.tiers)
+            if fewest < 2 or fewest >= shortest or MARGIN + 2 * fewest > 60:
+                continue
+            cases.append((plan, fewest - 1))
+        if not cases:
+            return None
+        last = MORNING + 2 * (max(n for _, n in cases) - 1)
+        span = last + 65
+        group = ScenarioGroup(
+            "guard: fewer bad events than min_bad_events, in an otherwise quiet night, "
+            "alert nobody",
+            span,
+        )
+        self._healthy(group)
+        data: dict[str, Traffic] = {}
+        for plan, count in cases:
+            segments = [(MORNING - 1, 0, 0)]
+            for _ in range(count):
+                segments += [(1, 0, 1), (1, 0, 0)]
+            data[plan.name] = traffic(segments, span)
+        self._all_counters(group, data)
+        for plan, count in cases:
+            final = MORNING + 2 * (count - 1)
+            for minute in (final + MARGIN, final + 30, final + 60):
+                assert not severity_firing(plan, Severity.PAGE, data[plan.name], minute)
+                assert not severity_firing(plan, Severity.TICKET, data[plan.name], minute)
+                group.silent(self._alerts(BURN, plan), minute)
+            group.silent(self._alerts(EXHAUSTED, plan), final + EXHAUSTED_FOR // MINUTE + 10)
+            # the windows alone would fire: every event of the last hour was bad
+            name = ratio_name(Window(60 * MINUTE))
+            group.samples(
+                name + selector(plan.selector),
+                final + MARGIN,
+                [(series(name, plan.labels), 1.0)],
+            )
+        return group
+
+    def forecast(self) -> ScenarioGroup | None:
+        cases = []
+        for plan in self.counted:
+            bad = round(Fraction(3, 4) * Fraction(plan.budget) * FINE_RATE)
+            burn = Fraction(bad, FINE_RATE) / Fraction(plan.budget)
+            if not Fraction(1, 2) < burn < 1:
+                continue
+            cases.append((plan, bad, burn))
+        if not cases:
+            return None
+        forecast_minutes = FORECAST_FOR // MINUTE
+        starts = {}
+        for plan, bad, _ in cases:
+            starts[plan.name] = max(1, -(-plan.min_bad_events // max(bad, 1)))
+        check = max(starts.values()) + forecast_minutes + 2 * MARGIN
+        span = check + 5
+        burns = ", ".join(f"{float(burn):.2f}x on {plan.name}" for plan, _, burn in cases)
+        group = ScenarioGroup(
+            f"forecast: a steady burn ({burns}) spends the budget left before the window ends",
+            span,
+        )
+        self._healthy(group)
+        self._all_counters(
+            group,
+            {plan.name: traffic([(span, FINE_RATE - bad, bad)], span) for plan, bad, _ in cases},
+        )
+        for plan, _, _ in cases:
+            group.silent(self._alerts(FORECAST, plan), starts[plan.name] + forecast_minutes - 10)
+            group.firing(self._alerts(FORECAST, plan), check)
+        return group
+
+    def _backlog_series(
+        self,
+        group: ScenarioGroup,
+        waiting: Callable[[int], float],
+        clocks: Callable[[int], float],
+    ) -> list[tuple[str, str]]:
+        """Waiting-past-threshold gauges and time-to-breach buckets; returns (sla, priority)."""
+        pairs: list[tuple[str, str]] = []
+        for plan in self.timed:
+            name = series(
+                metrics.SLO_WAITING_PAST_THRESHOLD.name, self._exporter_labels(slo=plan.name)
+            )
+            group.add(name, [waiting(m) for m in range(group.minutes + 1)])
+            assert plan.slo.sla is not None
+            for priority in plan.priorities or ("urgent",):
+                if (plan.slo.sla, priority) not in pairs:
+                    pairs.append((plan.slo.sla, priority))
+        for sla, priority in pairs:
+            for bound in BUCKETS:
+                labels = self._exporter_labels(sla=sla, priority=priority, le=_text_le(bound))
+                count = [
+                    clocks(m) if bound >= SECONDS_LEFT else 0.0 for m in range(group.minutes + 1)
+                ]
+                group.add(series(f"{metrics.SLA_TIME_TO_BREACH.name}_bucket", labels), count)
+        return pairs
+
+    def backlog(self) -> ScenarioGroup | None:
+        if not self.timed:
+            return None
+        group = ScenarioGroup(
+            "backlog: tickets waiting past the threshold page, clocks near their deadline warn, "
+            "and both resolve",
+            minutes=60,
+        )
+        self._healthy(group)
+        self._all_counters(group)
+        tickets = {p.name: p.backlog_tickets or 1 for p in self.timed}
+        k = max(tickets.values())
+
+        def waiting(minute: int) -> float:
+            if 10 <= minute < 20:
+                return float(k - 1)
+            return float(k) if 20 <= minute < 35 else 0.0
+
+        def clocks(minute: int) -> float:
+            return 2.0 if 10 <= minute < 30 else 0.0
+
+        pairs = self._backlog_series(group, waiting, clocks)
+        backlog: list[dict[str, Any]] = []
+        early: list[dict[str, Any]] = []
+        imminent: list[dict[str, Any]] = []
+        for plan in self.timed:
+            assert plan.backlog_tickets is not None and plan.imminent_bucket is not None
+            backlog.append(expected_alert(backlog_alert(plan), float(k)))
+            if k - 1 >= plan.backlog_tickets:
+                early.append(expected_alert(backlog_alert(plan), float(k - 1)))
+            if plan.imminent_bucket < SECONDS_LEFT:
+                continue
+            for sla, priority in pairs:
+                if sla != plan.slo.sla or (plan.priorities and priority not in plan.priorities):
+                    continue
+                imminent.append(
+                    expected_alert(
+                        imminent_alert(plan), 2.0, extra_labels={"sla": sla, "priority": priority}
+                    )
+                )
+        group.alerts(BACKLOG, 15, early)
+        group.alerts(BACKLOG, 25, backlog)
+        group.alerts(BACKLOG, 45, [])
+        group.alerts(IMMINENT, 5, [])
+        group.alerts(IMMINENT, 20, imminent)
+        group.alerts(IMMINENT, 40, [])
+        return group
+
+    def exporter_health(self) -> ScenarioGroup:
+        stale = self.plan.source_stale_after.seconds
+        frozen_at = 30
+        frozen = 60.0 * frozen_at - 60
+        stale_from = int((frozen + stale) // 60) + 1
+        fires = stale_from + 5
+        span = max(fires + 2 * MARGIN, 40)
+        group = ScenarioGroup(
+            "exporter: no SLO series while the exporter is up, and a watermark that stops",
+            span,
+        )
+        group.add(series("up", self._exporter_labels()), [1.0] * (span + 1))
+        watermark = series(metrics.WATERMARK.name, self._exporter_labels(source=self.plan.source))
+        group.add(watermark, [60.0 * min(m, frozen_at) - 60 for m in range(span + 1)])
+        absent_minutes = METRICS_ABSENT_FOR // MINUTE
+        group.alerts(ABSENT, absent_minutes - 5, [])
+        expected = [expected_alert(absent_alert(plan, self.job), 1.0) for plan in self.plan.slos]
+        group.alerts(ABSENT, absent_minutes + 5, expected)
+        group.silent(self._alerts(SOURCE_STALE), stale_from - MARGIN)
+        group.firing(self._alerts(SOURCE_STALE), fires + MARGIN)
+        group.silent(self._alerts(EXPORTER_DOWN), span)
+        return group
+
+    def exporter_down(self) -> list[ScenarioGroup]:
+        rules = {rule["alert"]: rule for rule in exporter_group(self.plan)["rules"]}
+        down = ScenarioGroup("exporter down: a failing scrape pages after 5 minutes", 30)
+        down.add(series("up", self._exporter_labels()), [1.0] * 10 + [0.0] * 21)
+        down.alerts(EXPORTER_DOWN, 13, [])
+        down.alerts(
+            EXPORTER_DOWN,
+            18,
+            [expected_alert(rules[EXPORTER_DOWN], 0.0, self._exporter_labels())],
+        )
+        never = ScenarioGroup("exporter never scraped: no target with the job pages too", 15)
+        never.alerts(EXPORTER_DOWN, 3, [])
+        never.alerts(
+            EXPORTER_DOWN,
+            10,
+            [expected_alert(rules[EXPORTER_DOWN], 1.0, {"job": self.job})],
+        )
+        return [down, never]
+
+    def groups(self) -> list[ScenarioGroup]:
+        built = [
+            self.quiet(),
+            self.all_bad(),
+            self.outage(),
+            self.spike(),
+            self.slow_burn(),
+            self.restart(),
+            self.guard(),
+            self.forecast(),
+            self.backlog(),
+            self.exporter_health(),
+            *self.exporter_down(),
+        ]
+        return [g for g in built if g is not None]
+
+
+def _text_le(bound: float) -> str:
+    """``le`` as prometheus_client writes it: ``300.0``, ``+Inf``."""
+    return "+Inf" if bound == float("inf") else repr(float(bound))
+
+
+def build_tests(plan: PackPlan, rule_file: str) -> dict[str, Any]:
+    """The promtool test document for the rules of ``plan`` stored as ``rule_file``."""
+    return {
+        "rule_files": [rule_file],
+        "evaluation_interval": "1m",
+        "tests": [group.document() for group in _Builder(plan).groups()],
+    }
+
+
+def render_tests(plan: PackPlan, rule_file: str) -> str:
+    what = f"promtool tests for {rule_file}: promtool test rules <this file>"
+    return header(plan.config_name, what) + dump_yaml(build_tests(plan, rule_file))

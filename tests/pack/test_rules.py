@@ -1,0 +1,533 @@
+"""The rules plan and the rule text: factor maths, dead tiers, guards, exact decimals, structure.
+
+promtool runs the generated rules and tests in ``test_generate.py``; these tests pin
+the arithmetic and the shape of what is generated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from exporter import metrics
+from exporter.config import Config, ConfigError, Severity, parse_config
+from exporter.pack.rules import (
+    DAY,
+    HOUR,
+    MINUTE,
+    WORKBOOK_TIERS,
+    RuleOptions,
+    Tier,
+    Window,
+    burn_factor,
+    exact_decimal,
+    format_window,
+    plan_pack,
+    render_rules,
+    rule_groups,
+    with_window,
+)
+from exporter.pack.ruletests import (
+    expand,
+    humanize_percentage,
+    render,
+    tier_condition,
+    traffic,
+)
+
+SHARED = Path(__file__).parents[2] / ".." / "shared"
+
+
+def shared_file(name: str) -> Path:
+    path = SHARED / "peers" / "sloth" / name
+    if not path.is_file():
+        if os.environ.get("HELPDESK_SLO_REQUIRE_SHARED") == "1":
+            pytest.fail(f"{path} is missing and HELPDESK_SLO_REQUIRE_SHARED=1")
+        pytest.skip(f"{path} is not here (../shared lies next to the repository in CI)")
+    return path
+
+
+def config_with(*slos: dict[str, Any], service: str = "support") -> Config:
+    document = {
+        "service": service,
+        "slas": {
+            "first_response": {"targets": {"urgent": "1h", "high": "4h", "normal": "8h"}},
+            "resolution": {"targets": {"urgent": "4h", "high": "9h", "normal": "27h"}},
+        },
+        "slos": list(slos),
+    }
+    return parse_config(yaml.safe_dump(document, sort_keys=False))
+
+
+def time_slo(**fields: Any) -> dict[str, Any]:
+    slo: dict[str, Any] = {
+        "name": "urgent-first-response",
+        "sla": "first_response",
+        "match": {"priority": ["urgent"]},
+        "threshold": "50%",
+        "objective": "95%",
+        "window": "30d",
+    }
+    slo.update(fields)
+    return slo
+
+
+def all_rules(config: Config, options: RuleOptions | None = None) -> Iterator[dict[str, Any]]:
+    for group in rule_groups(plan_pack(config, options)):
+        yield from group["rules"]
+
+
+# --- factor maths -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("period_days", "budget_percent", "long_window", "expected"),
+    [
+        (30, 2, HOUR, "14.4"),
+        (30, 5, 6 * HOUR, "6"),
+        (30, 10, DAY, "3"),
+        (30, 10, 3 * DAY, "1"),
+        (28, 2, HOUR, "13.44"),
+        (28, 5, 6 * HOUR, "5.6"),
+        (28, 10, DAY, "2.8"),
+        (28, 10, 3 * DAY, "0.9333"),
+        (7, 2, HOUR, "3.36"),
+        (7, 10, 3 * DAY, "0.2333"),
+    ],
+    ids=[
+        "30d-page-1h",
+        "30d-page-6h",
+        "30d-ticket-1d",
+        "30d-ticket-3d",
+        "28d-page-1h",
+        "28d-page-6h",
+        "28d-ticket-1d",
+        "28d-ticket-3d-rounded",
+        "7d-page-1h",
+        "7d-ticket-3d-rounded",
+    ],
+)
+def test_workbook_factor_is_budget_share_times_period_over_long_window(
+    period_days: int, budget_percent: int, long_window: int, expected: str
+) -> None:
+    factor = burn_factor(Decimal(budget_percent) / 100, period_days * DAY, long_window)
+    assert str(factor) == expected
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "expected"),
+    [(144, 10, "14.4"), (1, 3, "0.3333"), (28, 3, "9.333"), (20, 1, "20"), (1, 8, "0.125")],
+    ids=["terminating", "third", "rounded-4-digits", "whole", "eighth"],
+)
+def test_exact_decimal_is_exact_when_it_terminates(
+    numerator: int, denominator: int, expected: str
+) -> None:
+    from fractions import Fraction
+
+    assert str(exact_decimal(Fraction(numerator, denominator))) == expected
+
+
+@pytest.mark.parametrize("period", ["30d", "28d"], ids=["google-30d", "google-28d"])
+def test_default_tiers_are_the_workbook_windows_sloth_ships(period: str) -> None:
+    table = yaml.safe_load(shared_file(f"google-{period}-windows.yaml").read_text())
+    spec = table["spec"]
+    theirs = []
+    for severity in ("page", "ticket"):
+        for speed in ("quick", "slow"):
+            entry = spec[severity][speed]
+            theirs.append(
+                (
+                    severity,
+                    Decimal(entry["errorBudgetPercent"]),
+                    entry["longWindow"],
+                    entry["shortWindow"],
+                )
+            )
+    ours = [
+        (t.severity.value, t.budget_percent, format_window(t.long), format_window(t.short))
+        for t in WORKBOOK_TIERS
+    ]
+    assert ours == theirs
+
+
+# --- tiers per objective, dead tiers ----------------------------------------------------------
+
+
+def _tiers(config: Config, options: RuleOptions | None = None) -> list[Tier]:
+    return list(plan_pack(config, options).slos[0].tiers)
+
+
+@pytest.mark.parametrize(
+    ("objective", "window", "expected"),
+    [
+        ("99.5%", "30d", "page 14.4, page 6, ticket 3, ticket 1"),
+        ("95%", "30d", "page 14.4, page 6, ticket 3, ticket 1"),
+        ("90%", "30d", "page 10 rescaled, page 6, ticket 3, ticket 1"),
+        ("80%", "30d", "page 5 rescaled, page 5 rescaled, ticket 3, ticket 1"),
+        ("80%", "7d", "page 3.36, page 1.4, ticket 0.7, ticket 0.2333"),
+        ("90%", "month", "page 10 rescaled, page 6, ticket 3, ticket 1"),
+        ("85%", "28d", "page 6.667 rescaled, page 5.6, ticket 2.8, ticket 0.9333"),
+    ],
+    ids=["99.5-30d", "95-30d", "90-30d", "80-30d", "80-7d", "90-month", "85-28d"],
+)
+def test_default_tiers_per_objective(objective: str, window: str, expected: str) -> None:
+    tiers = _tiers(config_with(time_slo(objective=objective, window=window)))
+    described = [
+        f"{t.severity.value} {t.factor}" + (" rescaled" if t.rescaled else "") for t in tiers
+    ]
+    assert ", ".join(described) == expected
+
+
+def test_dead_tier_is_reported_on_one_line_and_rescaled_to_the_maximum() -> None:
+    plan = plan_pack(config_with(time_slo(objective="90%")))
+    assert plan.notes == (
+        "slo urgent-first-response: page tier 1h/5m: burn rate 14.4 can never fire "
+        "(max 10 at objective 90%); rescaled to 10, firing when every event in both windows "
+        "is bad",
+    )
+    page = plan.slos[0].tiers[0]
+    assert (page.factor, page.ratio_threshold, page.rescaled) == (Decimal(10), Decimal(1), True)
+    assert page.configured_factor == Decimal("14.4")
+    alert = next(r for r in all_rules(config_with(time_slo(objective="90%"))) if "alert" in r)
+    assert alert["labels"]["burn_rate"] == "10"
+    assert ">= 1) / 0.1" in alert["expr"]
+    assert "14.4x is above the highest burn rate possible" in alert["annotations"]["description"]
+
+
+def test_dead_tier_is_dropped_when_asked() -> None:
+    config = config_with(time_slo(objective="90%"))
+    plan = plan_pack(config, RuleOptions(dead_tiers="drop"))
+    assert [str(t.factor) for t in plan.slos[0].tiers] == ["6", "3", "1"]
+    assert plan.notes[0].endswith("can never fire (max 10 at objective 90%); dropped")
+
+
+@pytest.mark.parametrize(
+    ("alerting", "severities"),
+    [
+        ({"page": False}, ["ticket", "ticket"]),
+        ({"ticket": False}, ["page", "page"]),
+        ({"page": False, "ticket": False}, []),
+    ],
+    ids=["page-off", "ticket-off", "both-off"],
+)
+def test_disabled_severities_are_not_generated_and_not_reported(
+    alerting: dict[str, bool], severities: list[str]
+) -> None:
+    plan = plan_pack(config_with(time_slo(objective="90%", alerting=alerting)))
+    assert [t.severity.value for t in plan.slos[0].tiers] == severities
+    assert any("page tier" in note for note in plan.notes) is alerting.get("page", True)
+
+
+def test_selected_tiers_with_their_own_guard_and_for() -> None:
+    config = config_with(
+        time_slo(
+            objective="99.5%",
+            alerting={
+                "for": "5m",
+                "tiers": [
+                    {"severity": "page", "long_window": "1h", "short_window": "5m"}
+                    | {"budget_percent": 2},
+                    {"severity": "ticket", "long_window": "12h", "short_window": "1h"}
+                    | {"burn_rate": 2, "min_bad_events": 7},
+                ],
+            },
+        )
+    )
+    plan = plan_pack(config)
+    tiers = plan.slos[0].tiers
+    assert [(t.severity, str(t.factor), t.min_bad_events) for t in tiers] == [
+        (Severity.PAGE, "14.4", 3),
+        (Severity.TICKET, "2", 7),
+    ]
+    assert Window(12 * HOUR) in plan.slos[0].windows
+    alerts = [r for r in all_rules(config) if r.get("alert") == "SupportSLOErrorBudgetBurn"]
+    assert [a["labels"]["long_window"] for a in alerts] == ["1h", "12h"]
+    assert all(a["for"] == "5m" for a in alerts)
+    assert "slo:sli_events:increase12h" in alerts[1]["expr"] and ">= 7" in alerts[1]["expr"]
+    assert "> 0.072) / 0.005" in alerts[0]["expr"]
+
+
+def test_tier_longer_than_the_slo_window_is_dropped_and_reported() -> None:
+    plan = plan_pack(config_with(time_slo(window="2d")))
+    assert [t.long.text for t in plan.slos[0].tiers] == ["1h", "6h", "1d"]
+    assert any("3d/6h: long window is longer than the 2d SLO window" in n for n in plan.notes)
+
+
+def test_min_bad_events_zero_removes_the_guard() -> None:
+    config = config_with(time_slo(alerting={"min_bad_events": 0}))
+    burn = [r for r in all_rules(config) if r.get("alert") == "SupportSLOErrorBudgetBurn"]
+    assert burn and all("ignoring (result)" not in r["expr"] for r in burn)
+
+
+# --- the rules as generated -------------------------------------------------------------------
+
+
+def test_ratios_never_divide_by_zero_and_counts_default_to_zero() -> None:
+    rules = list(all_rules(config_with(time_slo())))
+    ratios = [r for r in rules if r.get("record", "").startswith("slo:sli_error:ratio_rate")]
+    counts = [r for r in rules if r.get("record", "").startswith("slo:sli_events:increase")]
+    assert len(ratios) == 8 and len(counts) == 16
+    for rule in ratios:
+        assert rule["expr"].count("> 0)") == 1
+        assert rule["expr"].endswith("or on () vector(0)")
+    for rule in counts:
+        assert rule["expr"].endswith("or vector(0)")
+        assert metrics.SLO_EVENTS.name in rule["expr"]
+
+
+def test_windows_are_the_standard_ones_plus_the_slo_window() -> None:
+    plan = plan_pack(config_with(time_slo(window="28d")))
+    assert [w.text for w in plan.slos[0].windows] == [
+        "5m", "30m", "1h", "2h", "6h", "1d", "3d", "28d",
+    ]  # fmt: skip
+
+
+def test_every_rule_carries_slo_service_and_the_slo_labels() -> None:
+    config = config_with(time_slo(labels={"team": "tier1"}), service="helpdesk")
+    for rule in all_rules(config):
+        labels = rule["labels"]
+        assert labels["service"] == "helpdesk"
+        if rule.get("alert") in ("HelpdeskExporterDown", "HelpdeskSourceStale"):
+            continue
+        assert labels["slo"] == "urgent-first-response" and labels["team"] == "tier1"
+        if "alert" in rule:
+            assert labels["severity"] in ("page", "ticket")
+            assert set(rule["annotations"]) == {
+                "summary", "description", "runbook_url", "dashboard_url",
+            }  # fmt: skip
+        if rule.get("alert") == "SupportSLOErrorBudgetBurn":
+            assert {"long_window", "short_window", "burn_rate"} <= set(labels)
+
+
+_RECORDED = re.compile(r"\b(slo:[a-z_]+:[a-z_0-9]+)\{")
+
+
+def test_rules_read_only_series_that_are_fresh_when_they_run() -> None:
+    """A rule reads a recorded series made earlier in its own group, or by a 1-minute group."""
+    groups = rule_groups(plan_pack(config_with(time_slo(), time_slo(name="other", window="month"))))
+    every_minute = {
+        rule["record"]
+        for group in groups
+        if group["interval"] == "1m"
+        for rule in group["rules"]
+        if "record" in rule
+    }
+    for group in groups:
+        assert group["interval"] in ("1m", "5m")
+        earlier: set[str] = set()
+        for rule in group["rules"]:
+            for name in _RECORDED.findall(rule["expr"]):
+                assert name in earlier or name in every_minute, (group["name"], rule, name)
+            if "record" in rule:
+                earlier.add(rule["record"])
+
+
+def test_long_windows_are_recorded_every_five_minutes() -> None:
+    groups = rule_groups(plan_pack(config_with(time_slo())))
+    fast, slow = groups[0], groups[1]
+    assert (fast["interval"], slow["interval"]) == ("1m", "5m")
+    recorded = {r.get("record", "") for r in slow["rules"]}
+    assert {r for r in recorded if r.startswith("slo:sli_error")} == {
+        "slo:sli_error:ratio_rate1d",
+        "slo:sli_error:ratio_rate3d",
+        "slo:sli_error:ratio_rate30d",
+    }
+
+
+_FLOAT_NOISE = re.compile(r"\d\.\d*(?:0{6,}|9{6,})\d")
+
+
+@pytest.mark.parametrize(
+    "objective", ["99.9%", "99.5%", "95%", "85%", "0.7"], ids=["99.9", "99.5", "95", "85", "70"]
+)
+def test_numbers_are_exact_decimals(objective: str) -> None:
+    text = render_rules(plan_pack(config_with(time_slo(objective=objective, window="28d"))))
+    assert not _FLOAT_NOISE.search(text)
+    budget = str(Decimal(1) - parse_config(
+        yaml.safe_dump({"slos": [{"name": "x", "kind": "csat", "objective": objective}]})
+    ).slos[0].objective_ratio)  # fmt: skip
+    assert f"vector({budget.rstrip('0')})" in text
+
+
+def test_rendering_is_deterministic() -> None:
+    first = render_rules(plan_pack(config_with(time_slo(), time_slo(name="b", window="week"))))
+    second = render_rules(plan_pack(config_with(time_slo(), time_slo(name="b", window="week"))))
+    assert first == second
+
+
+def test_calendar_windows_read_the_exporter_gauges() -> None:
+    rules = {
+        r.get("record") or r["alert"]: r for r in all_rules(config_with(time_slo(window="month")))
+    }
+    remaining = rules["slo:period_error_budget_remaining:ratio"]["expr"]
+    assert remaining == f'min({metrics.SLO_BUDGET_REMAINING.name}{{slo="urgent-first-response"}})'
+    assert rules["slo:time_period:days"]["expr"] == "vector(30)"
+    assert "days_in_month()" in rules["SupportSLOBudgetExhaustionForecast"]["expr"]
+    assert metrics.SLO_PERIOD_EVENTS.name in rules["SupportSLOErrorBudgetExhausted"]["expr"]
+
+
+@pytest.mark.parametrize(
+    ("breach_imminent", "bucket", "noted"),
+    [
+        ("15m", 900.0, False),
+        ("10m", 900.0, True),
+        ("1h", 3600.0, False),
+        ("2d", float("inf"), True),
+    ],
+    ids=["exact", "rounded-up", "exact-hour", "beyond-buckets"],
+)
+def test_imminent_breach_reads_one_bucket(breach_imminent: str, bucket: float, noted: bool) -> None:
+    config = config_with(time_slo(alerting={"breach_imminent": breach_imminent}))
+    plan = plan_pack(config)
+    assert plan.slos[0].imminent_bucket == bucket
+    assert any("breach_imminent" in n for n in plan.notes) is noted
+    alert = next(r for r in all_rules(config) if r.get("alert") == "SupportSLABreachImminent")
+    assert f"{metrics.SLA_TIME_TO_BREACH.name}_bucket" in alert["expr"]
+    assert 'priority=~"urgent"' in alert["expr"]
+
+
+def test_labels_the_rules_use_are_refused_as_slo_labels() -> None:
+    with pytest.raises(ConfigError) as error:
+        plan_pack(config_with(time_slo(labels={"result": "x"})))
+    assert error.value.problems == [
+        "slos[0].labels: label 'result' is used by the pack's own rules; choose another name"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("sum(rate(x[{{window}}]))", "sum(rate(x[1h]))"),
+        ("sum(rate(x[{{.window}}]))", "sum(rate(x[1h]))"),
+        ("sum(rate(x[{{ .window }}]))", "sum(rate(x[1h]))"),
+    ],
+    ids=["ours", "sloth", "spaced"],
+)
+def test_promql_window_placeholder(query: str, expected: str) -> None:
+    assert with_window(query, Window(HOUR)) == expected
+
+
+def test_promql_slo_with_a_good_query_counts_bad_as_total_minus_good() -> None:
+    slo = {
+        "name": "chat",
+        "kind": "promql",
+        "objective": "99%",
+        "promql": {"good": "sum(rate(ok[{{window}}]))", "total": "sum(rate(all[{{window}}]))"},
+    }
+    rules = list(all_rules(config_with(slo)))
+    bad = next(
+        r
+        for r in rules
+        if r.get("record") == "slo:sli_events:increase5m" and r["labels"]["result"] == "bad"
+    )
+    assert bad["expr"] == (
+        "(clamp_min(sum(sum(rate(all[5m]))) - (sum(sum(rate(ok[5m]))) or vector(0)), 0) * 300)"
+        " or vector(0)"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fmt", "top_keys"),
+    [
+        ("prometheus", ["groups"]),
+        ("prometheus-operator", ["apiVersion", "kind", "metadata", "spec"]),
+        ("mimir", ["namespace", "groups"]),
+    ],
+    ids=["prometheus", "prometheus-operator", "mimir"],
+)
+def test_formats_carry_the_same_groups(fmt: Any, top_keys: list[str]) -> None:
+    plan = plan_pack(config_with(time_slo()))
+    document = yaml.safe_load(render_rules(plan, fmt))
+    assert list(document) == top_keys
+    groups = document["spec"]["groups"] if fmt == "prometheus-operator" else document["groups"]
+    assert groups == yaml.safe_load(render_rules(plan))["groups"]
+    if fmt == "prometheus-operator":
+        assert document["kind"] == "PrometheusRule"
+        assert document["metadata"]["name"] == "helpdesk-slo-support"
+    if fmt == "mimir":
+        assert document["namespace"] == "helpdesk-slo-support"
+
+
+def test_links_default_under_the_configured_bases() -> None:
+    options = RuleOptions(runbook_base_url="https://git.example/runbooks/", grafana_url="https://g")
+    plan = plan_pack(config_with(time_slo()), options)
+    assert plan.slos[0].runbook_url == "https://git.example/runbooks/urgent-first-response.md"
+    assert (
+        plan.slos[0].dashboard_url
+        == "https://g/d/helpdesk-slo-detail?var-slo=urgent-first-response"
+    )
+
+
+def test_exporter_down_uses_the_job_option() -> None:
+    rules = list(all_rules(config_with(time_slo()), RuleOptions(job="support-exporter")))
+    down = next(r for r in rules if r.get("alert") == "HelpdeskExporterDown")
+    assert down["expr"] == 'up{job="support-exporter"} == 0\nor\nabsent(up{job="support-exporter"})'
+
+
+# --- the test generator's own pieces ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([0, 1, 2, 3], "0+1x3"),
+        ([5, 5, 5], "5x2"),
+        ([5, 5], "5x1"),
+        ([9, 6, 3], "9-3x2"),
+        ([None, None, 4], "_x2 4"),
+        ([1, None, 3], "1 _ 3"),
+        ([0.5, 0.25], "0.5 0.25"),
+        ([-60, 0, 60], "-60+60x2"),
+        ([0, 10, 20, 20, 20], "0+10x2 20x1"),
+    ],
+    ids=[
+        "rising",
+        "flat",
+        "flat-pair",
+        "falling",
+        "missing",
+        "gap",
+        "fractions",
+        "negative",
+        "bend",
+    ],
+)
+def test_expanding_notation(values: list[float | None], expected: str) -> None:
+    assert expand(values) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(-19.0, "-1900%"), (0.25, "25%"), (1.0 - 1 / 0.15, "-566.7%"), (0.123456, "12.35%")],
+    ids=["overspent", "quarter", "inexact", "four-digits"],
+)
+def test_humanize_percentage_matches_prometheus(value: float, expected: str) -> None:
+    assert humanize_percentage(value) == expected
+
+
+def test_render_expands_values_labels_and_conditions() -> None:
+    template = (
+        '{{ printf "%.1f" $value }}x on {{ $labels.slo }}'
+        "{{ if $labels.instance }} at {{ $labels.instance }}{{ else }} nowhere{{ end }}"
+    )
+    assert render(template, {"slo": "a"}, 20.0) == "20.0x on a nowhere"
+    assert render(template, {"slo": "a", "instance": "h:1"}, 6.66) == "6.7x on a at h:1"
+    with pytest.raises(ValueError, match="no rendering"):
+        render("{{ $value | humanize }}", {}, 1.0)
+
+
+def test_model_of_a_tier_needs_both_windows_and_the_guard() -> None:
+    tier = plan_pack(config_with(time_slo())).slos[0].tiers[0]  # 14.4x on 1h/5m, guard 3
+    quiet_then_bad = traffic([(60, 10, 0), (60, 0, 10)], 120)
+    assert not tier_condition(tier, quiet_then_bad, 60 + 43)  # 1h ratio 43/60 < 0.72
+    assert tier_condition(tier, quiet_then_bad, 60 + 44)  # 44/60 > 0.72, 5m all bad
+    two_bad = traffic([(60, 0, 0), (2, 0, 1)], 70)
+    assert not tier_condition(tier, two_bad, 63)  # ratio 1 everywhere, but 2 < 3 bad events
+    assert MINUTE == 60
