@@ -167,9 +167,7 @@ class RuleOptions:
             runbook_base_url=runbook_base_url
             or getattr(notify, "runbook_base_url", None)
             or defaults.runbook_base_url,
-            grafana_url=grafana_url
-            or getattr(notify, "grafana_url", None)
-            or defaults.grafana_url,
+            grafana_url=grafana_url or getattr(notify, "grafana_url", None) or defaults.grafana_url,
             dead_tiers=dead_tiers or defaults.dead_tiers,
         )
 

@@ -757,7 +757,8 @@ _SECRET = "zd-Sup3r-s3cret-t0ken"
 def _zendesk(tmp_path: Path, auth: str) -> Path:
     return _write(
         tmp_path / "helpdesk-slo.yml",
-        f"source:\n  type: zendesk\n  url: https://acme.zendesk.com\n  email: ops@acme.example\n  {auth}\n",
+        "source:\n  type: zendesk\n  url: https://acme.zendesk.com\n"
+        f"  email: ops@acme.example\n  {auth}\n",
     )
 
 
