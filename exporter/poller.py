@@ -50,7 +50,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from exporter import __version__, metrics
-from exporter.config import Config, SlaConfig, SloKind
+from exporter.config import Config, SlaConfig, SlaMode, SloKind
 from exporter.model import (
     CLOSED_STATUSES,
     PRIORITIES,
@@ -66,6 +66,7 @@ from exporter.model import (
 from exporter.sla import (
     FIRST_RESPONSE,
     Clock,
+    ClockState,
     breach_instant,
     elapsed_until,
     first_response_clock,
@@ -77,6 +78,7 @@ from exporter.slo import (
     csat_outcome,
     error_budget_remaining,
     matches,
+    native_outcome,
     threshold_seconds,
     time_outcome,
     window_start,
@@ -933,6 +935,20 @@ class Poller:
             if target is None:
                 continue
             calendar = evaluator.sla_calendars[metric]
+            if sla.mode is SlaMode.NATIVE:
+                settle = self._native_facts(
+                    ticket, metric, cycles, target.seconds, now, horizon, batch, outcomes, settle
+                )
+                for status in evaluator.native_statuses(ticket, metric, cycles, now, horizon):
+                    if not is_open or status.stopped_at is not None:
+                        continue
+                    if status.state is ClockState.PAUSED:
+                        paused.append((metric, "paused"))
+                    elif status.deadline is not None:
+                        deadlines.append((metric, status.deadline))
+                    elif status.breached_at is not None:
+                        deadlines.append((metric, status.breached_at))
+                continue
             for clock in cycles:
                 outcome = time_outcome(metric, ticket_id, clock, calendar, target.seconds, horizon)
                 outcomes[(metric, clock.cycle, target.seconds)] = outcome
@@ -1044,6 +1060,59 @@ class Poller:
             pending,
         )
         return (live if live.is_live else None), settle
+
+    def _native_facts(
+        self,
+        ticket: Ticket,
+        metric: str,
+        cycles: list[Clock],
+        target: float,
+        now: float,
+        horizon: float,
+        batch: PollBatch,
+        outcomes: dict[tuple[str, int, float], Outcome],
+        settle: float,
+    ) -> float:
+        """SLA facts of a ``mode: native`` SLA, from the helpdesk's own clocks.
+
+        The outcomes are filed under the configured target, so SLOs whose
+        threshold is the SLA itself (100%) count the helpdesk's verdict too.
+        Elapsed business time (the stop histogram) still comes from our clocks.
+        """
+        evaluator = self._evaluator
+        calendar = evaluator.sla_calendars[metric]
+        priority = ticket.priority.value
+        for status in evaluator.native_statuses(ticket, metric, cycles, now, horizon):
+            outcome = native_outcome(metric, ticket.id, status, horizon)
+            outcomes[(metric, status.cycle, target)] = outcome
+            if outcome.result is Result.PENDING or outcome.decided_at is None:
+                continue
+            met = outcome.result is Result.GOOD
+            batch.sla_outcomes.append(
+                SlaOutcomeRow(
+                    ticket.id,
+                    metric,
+                    status.cycle,
+                    priority,
+                    "met" if met else "breached",
+                    outcome.decided_at,
+                )
+            )
+            settle = max(settle, outcome.decided_at)
+        for clock in cycles:
+            first_stop = clock.first_stop
+            if first_stop is not None:
+                batch.sla_stops.append(
+                    SlaStopRow(
+                        ticket.id,
+                        metric,
+                        clock.cycle,
+                        priority,
+                        elapsed_until(clock, calendar, first_stop),
+                        first_stop,
+                    )
+                )
+        return settle
 
     # -- the snapshot --
 

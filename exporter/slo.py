@@ -217,7 +217,7 @@ class Evaluator:
                 continue
             calendar = self.sla_calendars[metric]
             if sla.mode is SlaMode.NATIVE:
-                result.slas[metric] = self._native(ticket, metric, cycles, at, watermark)
+                result.slas[metric] = self.native_statuses(ticket, metric, cycles, at, watermark)
                 continue
             result.slas[metric] = [
                 clock_status(c, calendar, target.seconds, at, watermark) for c in cycles
@@ -249,7 +249,7 @@ class Evaluator:
                 result.slos[slo.name] = [outcome]
         return result
 
-    def _native(
+    def native_statuses(
         self, ticket: Ticket, metric: str, computed: list[Clock], at: float, watermark: float | None
     ) -> list[ClockStatus]:
         """The helpdesk's own clocks; elapsed business time still comes from our calendar."""
