@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from exporter import __version__
-from exporter.config import ConfigError, load_config
+from exporter.config import Config, ConfigError, load_config
 from exporter.model import format_instant, parse_instant
 from exporter.slo import Evaluator, Outcome, TicketEvaluation
 from exporter.sources import build_source
@@ -168,8 +168,15 @@ def print_evaluation_table(document: dict[str, Any], out: TextIO) -> None:
         _table(rows, out)
 
 
+def load_running_config(path: str) -> Config:
+    """A config for commands that read the helpdesk: imported calendars are fetched."""
+    from exporter.sources.imports import resolve_imports
+
+    return resolve_imports(load_config(path))
+
+
 def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_config(args.config)
+    config = load_running_config(args.config)
     at = _parse_at(args.at)
     source = build_source(config)
     result = source.poll(None, at)
@@ -287,7 +294,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         log.info("running the built-in demo helpdesk (no --config given) url=%s", url)
         config = default_config()
     else:
-        config = load_config(args.config)
+        config = load_running_config(args.config)
     for note in web.notes:
         log.warning("web config: %s", note)
     source = build_source(config)
@@ -457,7 +464,7 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
     from exporter.backfill import backfill
     from exporter.units import parse_duration
 
-    config = load_config(args.config)
+    config = load_running_config(args.config)
     try:
         since = parse_duration(args.since).seconds
         step = parse_duration(args.step).seconds

@@ -344,6 +344,33 @@ class CalendarConfig(_Strict):
     holidays: list[Holiday] = Field(default_factory=list)
     country: str | None = None
     subdivision: str | None = None
+    #: read the hours from the helpdesk (``import: zendesk`` + ``schedule: <id>``)
+    import_: Literal["zendesk", "freshdesk"] | None = Field(default=None, alias="import")
+    schedule: str | None = Field(
+        default=None, description="the helpdesk's schedule / business-hours id"
+    )
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _imported(self) -> CalendarConfig:
+        given = self.model_fields_set
+        if self.import_ is None:
+            if self.schedule is not None:
+                raise ValueError("`schedule:` needs `import: zendesk` or `import: freshdesk`")
+            return self
+        if self.import_ == "zendesk" and self.schedule is None:
+            raise ValueError("`import: zendesk` needs `schedule:` (the schedule id)")
+        clash = sorted(given & {"timezone", "hours"})
+        if clash:
+            raise ValueError(
+                f"an imported calendar takes its {' and '.join(clash)} from the helpdesk; "
+                "remove them (holidays and country add to the imported ones)"
+            )
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -394,7 +421,8 @@ class CalendarConfig(_Strict):
     @property
     def is_always(self) -> bool:
         return (
-            self.timezone == "UTC"
+            self.import_ is None
+            and self.timezone == "UTC"
             and not self.holidays
             and self.country is None
             and self.hours == _weekly(ALWAYS)
@@ -1059,6 +1087,13 @@ def _allowed_keys(root: type[BaseModel], path: Path_) -> list[str]:
 def _semantic_problems(config: Config) -> Iterator[tuple[Path_, str]]:
     """Problems that span several sections (references, units per calendar)."""
     for name, cal in config.calendars.items():
+        if cal.import_ is not None and cal.import_ != config.source.type.value:
+            yield (
+                ("calendars", name, "import"),
+                f"importing from {cal.import_} needs `source.type: {cal.import_}` "
+                "(its url and token are used to read the schedule)",
+            )
+            continue
         if name == ALWAYS and not cal.is_always:
             yield ("calendars", name), f"{ALWAYS} is the built-in round-the-clock calendar"
             continue

@@ -1,0 +1,97 @@
+"""Calendars imported from the helpdesk (``import: zendesk``), read once at start-up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import responses
+
+from exporter.config import ConfigError, parse_config
+from exporter.slo import Evaluator
+from exporter.sources.imports import resolve_imports
+from tests.builders import ticket, ts
+
+FIXTURES = Path(__file__).parent / "fixtures" / "zendesk"
+URL = "https://acme.zendesk.com"
+
+CONFIG = f"""
+source:
+  type: zendesk
+  url: {URL}
+  email: ops@acme.example
+  token_env: ZENDESK_TOKEN
+calendars:
+  support:
+    import: zendesk
+    schedule: 360000555555
+    holidays: ["2026-12-31"]
+slas:
+  first_response:
+    calendar: support
+    targets: {{urgent: 2h}}
+"""
+
+
+@responses.activate
+def test_zendesk_schedule_becomes_the_business_calendar(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZENDESK_TOKEN", "not-a-real-token")
+    for name, path in (
+        ("schedule-pacific.json", "/api/v2/business_hours/schedules/360000555555.json"),
+        (
+            "schedule-pacific-holidays.json",
+            "/api/v2/business_hours/schedules/360000555555/holidays.json",
+        ),
+    ):
+        responses.get(URL + path, json=json.loads((FIXTURES / name).read_text()))
+    config = resolve_imports(parse_config(CONFIG))
+    support = config.calendars["support"]
+    assert support.timezone == "America/Los_Angeles"
+    # Zendesk's Monday 09:00-17:00 is minutes 1980-2460 from Sunday 00:00
+    assert support.hours[0] == ((9 * 3600, 17 * 3600),)
+    holidays = {d.isoformat() for d in support.holidays}
+    assert {"2026-11-26", "2026-11-27", "2026-12-25", "2026-12-31"} <= holidays
+    # Wed 25 Nov 16:00 PST (00:00 UTC on the 26th): 1h that day, Thanksgiving Thu and Fri,
+    # the weekend, then 1h on Monday: 10:00 PST = 18:00 UTC
+    evaluation = Evaluator(config).evaluate(ticket("2026-11-26 00:00"), ts("2026-11-30 12:00"))
+    assert evaluation.slas["first_response"][0].deadline == ts("2026-11-30 18:00")
+    assert len(responses.calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("calendar", "message"),
+    [
+        pytest.param(
+            "{import: zendesk}",
+            "`import: zendesk` needs `schedule:`",
+            id="zendesk-without-schedule",
+        ),
+        pytest.param(
+            "{import: zendesk, schedule: 1, hours: 24x7}",
+            "takes its hours from the helpdesk",
+            id="imported-with-hours",
+        ),
+        pytest.param("{schedule: 1}", "`schedule:` needs `import:", id="schedule-without-import"),
+        pytest.param(
+            "{import: freshdesk}",
+            "needs `source.type: freshdesk`",
+            id="import-from-another-helpdesk",
+        ),
+    ],
+)
+def test_bad_imports_are_config_errors(calendar: str, message: str) -> None:
+    imported = '    import: zendesk\n    schedule: 360000555555\n    holidays: ["2026-12-31"]\n'
+    text = CONFIG.replace("  support:\n" + imported, f"  support: {calendar}\n")
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text)
+    assert any(message in problem for problem in raised.value.problems), raised.value.problems
+
+
+def test_a_config_without_imports_is_left_alone() -> None:
+    config = parse_config(
+        CONFIG.replace("import: zendesk", "timezone: UTC").replace(
+            "    schedule: 360000555555\n", ""
+        )
+    )
+    assert resolve_imports(config) is config
