@@ -18,11 +18,14 @@ over, which ``increase()`` and ``rate()`` handle.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import TextIO
 
@@ -32,8 +35,8 @@ from exporter.metrics import MetricSpec
 from exporter.model import PRIORITIES, Rating, Ticket
 from exporter.poller import Poller
 from exporter.sources import build_source
-from exporter.sources.base import PollResult
-from exporter.sources.file import iter_tickets
+from exporter.sources.base import PollResult, SourceError
+from exporter.sources.file import iter_tickets, parse_lines
 from exporter.store import Store
 from exporter.units import parse_duration
 
@@ -140,7 +143,7 @@ def collect(
     count = 0
     for ticket in tickets:
         count += 1
-        if progress is not None and count % 50_000 == 0:
+        if progress is not None and count % 100_000 == 0:
             progress(count)
         created = ticket.created_at.timestamp()
         if created > now:
@@ -158,6 +161,74 @@ def collect(
             add(metrics.TICKETS_SOLVED.name, solved_labels, solve.solved_at)
         for rating_row in facts.csat:
             add(metrics.CSAT_RATINGS.name, (rating_row.rating,), rating_row.rated_at)
+    return series, count
+
+
+def _collect_chunk(
+    config: Config, path: str, first_line: int, lines: list[str], now: float
+) -> tuple[dict[SeriesKey, array[float]], int, list[str]]:
+    """One worker's share of a JSON Lines file (runs in a child process)."""
+    problems: list[str] = []
+    tickets = parse_lines(path, first_line, lines, problems)
+    series, count = collect(config, tickets, now)
+    return series, count, problems
+
+
+def _merge(into: dict[SeriesKey, array[float]], part: dict[SeriesKey, array[float]]) -> None:
+    for key, times in part.items():
+        existing = into.get(key)
+        if existing is None:
+            into[key] = times
+        else:
+            existing.extend(times)
+
+
+def collect_file_parallel(
+    config: Config,
+    path: Path,
+    now: float,
+    problems: list[str],
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+    chunk_lines: int = 20_000,
+) -> tuple[dict[SeriesKey, array[float]], int]:
+    """:func:`collect` over a JSON Lines file, in chunks, on every core."""
+    workers = workers or os.cpu_count() or 1
+    series: dict[SeriesKey, array[float]] = {}
+    count = 0
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: set[Future[tuple[dict[SeriesKey, array[float]], int, list[str]]]] = set()
+
+        def drain(block: bool) -> None:
+            nonlocal count
+            while pending and (block or len(pending) >= 2 * workers):
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    pending.remove(future)
+                    part, part_count, part_problems = future.result()
+                    _merge(series, part)
+                    problems.extend(part_problems)
+                    before = count
+                    count += part_count
+                    if progress is not None and count // 100_000 > before // 100_000:
+                        progress(count)
+                if not block:
+                    break
+
+        try:
+            handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise SourceError(f"{path}: cannot read tickets: {exc.strerror or exc}", "io") from None
+        with handle:
+            first = 1
+            while True:
+                lines = list(islice(handle, chunk_lines))
+                if not lines:
+                    break
+                pending.add(pool.submit(_collect_chunk, config, str(path), first, lines, now))
+                first += len(lines)
+                drain(block=False)
+        drain(block=True)
     return series, count
 
 
@@ -213,6 +284,7 @@ def backfill(
     now: float | None = None,
     extra_labels: dict[str, str] | None = None,
     progress: TextIO | None = None,
+    workers: int | None = None,
 ) -> BackfillResult:
     """Write ``since`` seconds of history ending at :func:`history_end` to ``out_path``."""
     now = time.time() if now is None else now
@@ -226,7 +298,13 @@ def backfill(
         if progress is not None:
             print(f"backfill: {count} tickets read", file=progress, flush=True)
 
-    series, count = collect(config, _tickets(config, since, end, problems), end, report)
+    if config.source.type is SourceType.FILE and workers != 1:
+        assert config.source.path is not None
+        series, count = collect_file_parallel(
+            config, config.source.path, end, problems, report, workers
+        )
+    else:
+        series, count = collect(config, _tickets(config, since, end, problems), end, report)
     for problem in problems[:20]:
         log.warning("backfill skipped %s", problem)
     tmp = out_path.with_name(out_path.name + ".tmp")

@@ -163,7 +163,60 @@ def _choice(enum: type[_E], value: Any, where: str) -> _E:
         raise TicketFormatError(f"{where}: {value!r} is not one of {allowed}") from None
 
 
+_EVENT_TYPES = {member.value: member for member in EventType}
+_AUTHORS = {member.value: member for member in Author}
+_RATINGS = {member.value: member for member in Rating}
+
+
+def _fast_instant(value: Any) -> datetime | None:
+    """The common ``...Z`` spelling, parsed without building messages; None otherwise."""
+    if type(value) is not str or not value.endswith("Z"):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is UTC else None
+
+
+def _fast_event(record: Any) -> TicketEvent | None:
+    """A well-formed event, read cheaply; None sends it through the checked path.
+
+    Accepts exactly what :func:`_checked_event` accepts for these spellings, so
+    the checked path only runs to explain a problem (or for rare spellings).
+    """
+    if type(record) is not dict:
+        return None
+    event_type = _EVENT_TYPES.get(record.get("type"))  # type: ignore[arg-type]
+    at = _fast_instant(record.get("at"))
+    if event_type is None or at is None:
+        return None
+    public = record.get("public", True)
+    automated = record.get("automated", False)
+    if type(public) is not bool or type(automated) is not bool:
+        return None
+    author = _AUTHORS.get(record.get("author") or "agent")
+    to = record.get("to")
+    if author is None or (to is not None and type(to) is not str):
+        return None
+    rating = None
+    if event_type is EventType.CSAT:
+        rating = _RATINGS.get(record.get("rating"))  # type: ignore[arg-type]
+        if rating is None:
+            return None
+    elif event_type is EventType.STATUS and to is None:
+        return None
+    return TicketEvent(at, event_type, public, automated, author, to, rating)
+
+
 def event_from_json(record: Any, where: str) -> TicketEvent:
+    event = _fast_event(record)
+    if event is not None:
+        return event
+    return _checked_event(record, where)
+
+
+def _checked_event(record: Any, where: str) -> TicketEvent:
     if not isinstance(record, Mapping):
         raise TicketFormatError(f"{where}: expected an object, got {record!r}")
     event_type = _choice(EventType, record.get("type"), f"{where}.type")
@@ -230,7 +283,10 @@ def ticket_from_json(record: Any) -> Ticket:
     raw_events = record.get("events") or []
     if not isinstance(raw_events, list):
         raise TicketFormatError(f"{where}.events: expected a list")
-    events = [event_from_json(e, f"{where}.events[{i}]") for i, e in enumerate(raw_events)]
+    events = [
+        _fast_event(e) or _checked_event(e, f"{where}.events[{i}]")
+        for i, e in enumerate(raw_events)
+    ]
     events.sort(key=lambda e: e.at)  # stable: same-instant events keep their order
     tags = record.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):

@@ -9,11 +9,31 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from exporter.config import SourceConfig
 from exporter.model import Ticket, TicketFormatError, ticket_from_json
 from exporter.sources.base import PollResult, SourceError
+
+
+def parse_lines(
+    path: os.PathLike[str] | str, first_line: int, lines: Iterable[str], problems: list[str]
+) -> Iterator[Ticket]:
+    """Tickets of JSON Lines text starting at line ``first_line`` of ``path``.
+
+    Blank lines and ``//`` comments are skipped; an unreadable record is
+    reported in ``problems`` with its line number and the rest is still read.
+    """
+    for number, line in enumerate(lines, start=first_line):
+        text = line.strip()
+        if not text or text.startswith("//"):
+            continue
+        try:
+            yield ticket_from_json(json.loads(text))
+        except json.JSONDecodeError as exc:
+            problems.append(f"{path}:{number}: not valid JSON: {exc.msg} (column {exc.colno})")
+        except TicketFormatError as exc:
+            problems.append(f"{path}:{number}: {exc}")
 
 
 def iter_tickets(path: os.PathLike[str] | str, problems: list[str]) -> Iterator[Ticket]:
@@ -23,16 +43,7 @@ def iter_tickets(path: os.PathLike[str] | str, problems: list[str]) -> Iterator[
     except OSError as exc:
         raise SourceError(f"{path}: cannot read tickets: {exc.strerror or exc}", "io") from None
     with handle:
-        for number, line in enumerate(handle, start=1):
-            text = line.strip()
-            if not text or text.startswith("//"):
-                continue
-            try:
-                yield ticket_from_json(json.loads(text))
-            except json.JSONDecodeError as exc:
-                problems.append(f"{path}:{number}: not valid JSON: {exc.msg} (column {exc.colno})")
-            except TicketFormatError as exc:
-                problems.append(f"{path}:{number}: {exc}")
+        yield from parse_lines(path, 1, handle, problems)
 
 
 def read_tickets(path: os.PathLike[str] | str) -> tuple[list[Ticket], list[str]]:
