@@ -78,7 +78,9 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         size = (directory / "history.om").stat().st_size
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}"
+    )
     print("| tickets | days | series | samples | output | backfill time | tickets/s | peak RSS |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(
