@@ -442,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
         "store begins (or now).  Load it with: promtool tsdb create-blocks-from openmetrics "
         "FILE.om DATA_DIR",
     )
-    backfill.add_argument("--config", required=True, metavar="FILE")
+    backfill.add_argument("--config", metavar="FILE", help="default: the built-in demo helpdesk")
     backfill.add_argument("--since", required=True, metavar="DURATION", help="e.g. 90d")
     backfill.add_argument("--out", required=True, metavar="FILE.om")
     backfill.add_argument(
@@ -464,7 +464,12 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
     from exporter.backfill import backfill
     from exporter.units import parse_duration
 
-    config = load_running_config(args.config)
+    if args.config is None:
+        from exporter.config import default_config
+
+        config = default_config()
+    else:
+        config = load_running_config(args.config)
     try:
         since = parse_duration(args.since).seconds
         step = parse_duration(args.step).seconds

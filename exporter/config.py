@@ -51,6 +51,8 @@ ALWAYS = "24x7"
 #: Label names the pack sets itself; an SLO's own labels may not use them.
 RESERVED_LABELS = frozenset(
     {"slo", "service", "severity", "long_window", "short_window", "burn_rate", "alertname"}
+    # and the labels the rules match or aggregate on
+    | {"result", "sla", "priority", "le", "job", "instance", "alertstate"}
 )
 #: Keys that would put a secret in the file; refused without echoing the value.
 _SECRET_KEYS = frozenset(

@@ -396,9 +396,8 @@ def test_imminent_breach_reads_one_bucket(breach_imminent: str, bucket: float, n
 def test_labels_the_rules_use_are_refused_as_slo_labels() -> None:
     with pytest.raises(ConfigError) as error:
         plan_pack(config_with(time_slo(labels={"result": "x"})))
-    assert error.value.problems == [
-        "slos[0].labels: label 'result' is used by the pack's own rules; choose another name"
-    ]
+    assert len(error.value.problems) == 1
+    assert "slos[0].labels: label 'result' is set by the pack itself" in error.value.problems[0]
 
 
 @pytest.mark.parametrize(
