@@ -727,6 +727,22 @@ class NotifyConfig(_Strict):
         return value.rstrip("/")
 
 
+class SlaImportConfig(_Strict):
+    """``slas: {import: zendesk}``: the contract read from the helpdesk's SLA policy."""
+
+    import_: Literal["zendesk", "freshdesk"] = Field(alias="import")
+    #: the policy's title or id; default: Zendesk's first policy, Freshdesk's default one
+    policy: str | None = None
+    #: the calendar of targets that count business hours
+    calendar: str | None = None
+    mode: SlaMode = SlaMode.COMPUTED
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _policy(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class Config(_Strict):
     service: str = "support"
     source: SourceConfig = SourceConfig(type=SourceType.DEMO)
@@ -742,6 +758,19 @@ class Config(_Strict):
     notify: NotifyConfig = NotifyConfig()
     #: Where the config was read from (for messages); not a YAML key.
     path: Path | None = Field(default=None, exclude=True)
+    #: ``slas: {import: ...}``, moved here when the file is read; filled in at start-up
+    sla_import: SlaImportConfig | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sla_import(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            slas = data.get("slas")
+            if isinstance(slas, dict) and "import" in slas:
+                data = dict(data)
+                data["sla_import"] = {k: v for k, v in slas.items() if k not in SLA_METRICS}
+                data["slas"] = {k: v for k, v in slas.items() if k in SLA_METRICS}
+        return data
 
     @field_validator("service")
     @classmethod
@@ -1122,6 +1151,26 @@ def _semantic_problems(config: Config) -> Iterator[tuple[Path_, str]]:
                     )
         if metric == "resolution" and sla.replies_count != (Author.AGENT,):
             yield ("slas", metric, "replies_count"), "only reply clocks count replies"
+    imported = config.sla_import
+    if imported is not None:
+        if imported.import_ != config.source.type.value:
+            yield (
+                ("slas", "import"),
+                f"importing SLA policies from {imported.import_} needs "
+                f"`source.type: {imported.import_}`",
+            )
+        if config.slas:
+            yield (
+                ("slas", next(iter(config.slas))),
+                "with `import:`, the SLA targets come from the helpdesk: remove the SLA metrics "
+                "(or remove `import:` and write them all)",
+            )
+        if imported.calendar is not None and imported.calendar not in {*config.calendars, ALWAYS}:
+            known = ", ".join([*config.calendars, ALWAYS])
+            yield (
+                ("slas", "calendar"),
+                f"no calendar named {imported.calendar!r} (known: {known})",
+            )
     seen: set[str] = set()
     for i, slo in enumerate(config.slos):
         if slo.name in seen:
@@ -1129,6 +1178,8 @@ def _semantic_problems(config: Config) -> Iterator[tuple[Path_, str]]:
         seen.add(slo.name)
         if slo.kind is not SloKind.TIME or slo.sla is None:
             continue
+        if config.sla_import is not None and slo.sla in SLA_METRICS:
+            continue  # the targets are read from the helpdesk at start-up
         if slo.sla not in config.slas:
             known = ", ".join(config.slas) or "none defined under slas:"
             yield ("slos", i, "sla"), f"no SLA named {slo.sla!r} (known: {known})"
@@ -1225,6 +1276,8 @@ def parse_config(text: str, path: Path | None = None, base_dir: Path | None = No
         for error in exc.errors():
             loc = _loc_path(error["loc"], data)
             message = _clean_message(error, _allowed_keys(Config, loc))
+            if loc[:1] == ("sla_import",):  # written under `slas:` in the file
+                loc = ("slas", *loc[1:])
             problems.append(_Problem(where.line_of(loc), loc, message))
         _raise(problems, name)
 

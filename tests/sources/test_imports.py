@@ -9,7 +9,9 @@ import pytest
 import responses
 
 from exporter.config import ConfigError, parse_config
+from exporter.model import Priority
 from exporter.slo import Evaluator
+from exporter.sources.base import SourceError
 from exporter.sources.imports import resolve_imports
 from tests.builders import ticket, ts
 
@@ -95,3 +97,97 @@ def test_a_config_without_imports_is_left_alone() -> None:
         )
     )
     assert resolve_imports(config) is config
+
+
+SLA_CONFIG = f"""
+source:
+  type: zendesk
+  url: {URL}
+  email: ops@acme.example
+  token_env: ZENDESK_TOKEN
+calendars:
+  office: {{timezone: America/Los_Angeles, hours: {{mon-fri: ["09:00-17:00"]}}}}
+slas:
+  import: zendesk
+  policy: Enterprise
+  calendar: office
+slos:
+  - name: urgent-first-response
+    sla: first_response
+    match: {{priority: [urgent]}}
+    threshold: 50%
+    objective: 95%
+"""
+POLICIES = URL + "/api/v2/slas/policies.json"
+
+
+@responses.activate
+def test_zendesk_sla_policy_becomes_the_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZENDESK_TOKEN", "not-a-real-token")
+    responses.get(POLICIES, json=json.loads((FIXTURES / "sla-policies-two.json").read_text()))
+    config = resolve_imports(parse_config(SLA_CONFIG))
+    assert config.sla_import is None
+    first = config.slas["first_response"]
+    assert first.calendar == "office"
+    assert {p.value: d.seconds for p, d in first.targets.items()} == {
+        "urgent": 1800,
+        "high": 7200,
+    }
+    assert config.slas["next_response"].targets[Priority.URGENT].seconds == 3600
+    # agent_work_time is the resolution clock by default: it pauses in pending and on hold
+    resolution = config.slas["resolution"]
+    assert resolution.targets[Priority.HIGH].seconds == 540 * 60
+    assert resolution.pause_statuses == frozenset({"pending", "on_hold"})
+    # periodic_update_time has no clock of ours and is left out
+    assert set(config.slas) == {"first_response", "next_response", "resolution"}
+
+
+@responses.activate
+def test_the_first_policy_by_position_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZENDESK_TOKEN", "not-a-real-token")
+    responses.get(POLICIES, json=json.loads((FIXTURES / "sla-policies-two.json").read_text()))
+    text = SLA_CONFIG.replace("  policy: Enterprise\n", "")
+    config = resolve_imports(parse_config(text))
+    # "Everyone" counts calendar time: its targets run on the 24x7 calendar
+    assert config.slas["first_response"].calendar == "24x7"
+    assert config.slas["first_response"].targets[Priority.NORMAL].seconds == 8 * 3600
+    assert "resolution" not in config.slas  # requester_wait_time is not the configured metric
+
+
+@responses.activate
+def test_an_unknown_policy_is_a_clear_source_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZENDESK_TOKEN", "not-a-real-token")
+    responses.get(POLICIES, json=json.loads((FIXTURES / "sla-policies-two.json").read_text()))
+    with pytest.raises(SourceError) as raised:
+        resolve_imports(parse_config(SLA_CONFIG.replace("policy: Enterprise", "policy: Gold")))
+    assert "no SLA policy titled or numbered 'Gold'" in str(raised.value)
+    assert "Enterprise" in str(raised.value) and "Everyone" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            ("  calendar: office\n", "  calendar: offce\n"),
+            "slas.calendar: no calendar named 'offce'",
+            id="unknown-calendar",
+        ),
+        pytest.param(
+            ("  policy: Enterprise\n", "  polcy: Enterprise\n"),
+            "slas.polcy: unknown key; did you mean 'policy'?",
+            id="typo",
+        ),
+        pytest.param(
+            (
+                "  calendar: office\n",
+                "  calendar: office\n  first_response: {targets: {urgent: 1h}}\n",
+            ),
+            "the SLA targets come from the helpdesk",
+            id="targets-written-too",
+        ),
+    ],
+)
+def test_bad_sla_imports_are_config_errors(change: tuple[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(SLA_CONFIG.replace(*change))
+    assert any(message in problem for problem in raised.value.problems), raised.value.problems
