@@ -191,3 +191,48 @@ def test_bad_sla_imports_are_config_errors(change: tuple[str, str], message: str
     with pytest.raises(ConfigError) as raised:
         parse_config(SLA_CONFIG.replace(*change))
     assert any(message in problem for problem in raised.value.problems), raised.value.problems
+
+
+FRESHDESK = "https://acme.freshdesk.com"
+FRESHDESK_FIXTURES = Path(__file__).parent / "fixtures" / "freshdesk"
+FRESHDESK_CONFIG = f"""
+source: {{type: freshdesk, url: {FRESHDESK}, token_env: FRESHDESK_KEY}}
+calendars:
+  us-office: {{import: freshdesk, schedule: 43000012345}}
+slas:
+  import: freshdesk
+  policy: 43000088326
+  calendar: us-office
+"""
+
+
+@responses.activate
+def test_freshdesk_business_hours_and_sla_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRESHDESK_KEY", "not-a-real-key")
+    calendars = json.loads((FRESHDESK_FIXTURES / "business-hours-two-calendars.json").read_text())
+    policies = json.loads((FRESHDESK_FIXTURES / "sla-policies-default-and-custom.json").read_text())
+    responses.get(FRESHDESK + "/api/v2/business_hours/43000012345", json=calendars[0])
+    responses.get(FRESHDESK + "/api/v2/sla_policies", json=policies)
+    config = resolve_imports(parse_config(FRESHDESK_CONFIG))
+    office = config.calendars["us-office"]
+    assert office.timezone == "America/New_York"
+    assert office.hours[0] == ((8 * 3600, 17 * 3600),)  # Monday 8:00 am - 5:00 pm
+    first = config.slas["first_response"]
+    assert first.calendar == "us-office"
+    assert first.targets[Priority.URGENT].seconds == 1200
+    assert config.slas["resolution"].targets[Priority.LOW].seconds == 900
+
+
+@responses.activate
+def test_a_policy_mixing_business_hours_and_calendar_time_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FRESHDESK_KEY", "not-a-real-key")
+    calendars = json.loads((FRESHDESK_FIXTURES / "business-hours-two-calendars.json").read_text())
+    policies = json.loads((FRESHDESK_FIXTURES / "sla-policies-default-and-custom.json").read_text())
+    responses.get(FRESHDESK + "/api/v2/business_hours/43000012345", json=calendars[0])
+    responses.get(FRESHDESK + "/api/v2/sla_policies", json=policies)
+    # the default policy counts urgent tickets round the clock and the others in business hours
+    with pytest.raises(SourceError) as raised:
+        resolve_imports(parse_config(FRESHDESK_CONFIG.replace("  policy: 43000088326\n", "")))
+    assert "mix business hours and calendar time" in str(raised.value)
