@@ -8,15 +8,15 @@ real tools that can check them offline (promtool, kubectl kustomize).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import dockerfile
 import pytest
+
+from tests.tools import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -57,12 +57,8 @@ def image_user() -> tuple[int, int]:
 
 def require_prometheus_tool(name: str, package: str) -> str:
     """Path of ``promtool``/``amtool``; skip without it, fail if CI requires it."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("HELPDESK_SLO_REQUIRE_PROMETHEUS") == "1":
-            pytest.fail(f"{name} is required (HELPDESK_SLO_REQUIRE_PROMETHEUS=1) but not on PATH")
-        pytest.skip(f"{name} is not on PATH (apt-get install {package})")
-    return path
+    del package  # named in the skip reason of require_binary
+    return require_binary(name)
 
 
 def generated(path: Path) -> Path:

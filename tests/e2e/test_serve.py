@@ -15,8 +15,6 @@ import base64
 import contextlib
 import gzip
 import http.client
-import os
-import shutil
 import signal
 import socket
 import sqlite3
@@ -34,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import __version__
 from tests.certs import Certificates, make_certificates
+from tests.tools import require_binary
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "file_source" / "office_week.jsonl"
 START_TIMEOUT = 30.0
@@ -231,11 +230,7 @@ def sample(text: str, name: str, labels: dict[str, str]) -> float | None:
 
 
 def test_live_scrape_passes_promtool_check_metrics(plain: Exporter) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if os.environ.get("HELPDESK_SLO_REQUIRE_PROMETHEUS") == "1":
-            pytest.fail("promtool is required (HELPDESK_SLO_REQUIRE_PROMETHEUS=1) but not on PATH")
-        pytest.skip("promtool not installed (apt install prometheus)")
+    promtool = require_binary("promtool")
     scrape = plain.metrics()
     checked = subprocess.run(
         [promtool, "check", "metrics"], input=scrape.encode(), capture_output=True, timeout=60

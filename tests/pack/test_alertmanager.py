@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -37,6 +36,7 @@ from exporter.pack.alertmanager import (
     NotifySettings,
     alertmanager_files,
 )
+from tests.tools import require_binary
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DUMMY_WEBHOOK = "http://127.0.0.1:9/slack-webhook"
@@ -58,12 +58,7 @@ SLACK_ACTION_FIELDS_0_25 = frozenset({"type", "text", "url", "style", "name", "v
 
 
 def amtool() -> str:
-    path = shutil.which("amtool")
-    if path is None:
-        if os.environ.get("HELPDESK_SLO_REQUIRE_PROMETHEUS") == "1":
-            pytest.fail("amtool is required (HELPDESK_SLO_REQUIRE_PROMETHEUS=1) but not on PATH")
-        pytest.skip("amtool not installed (apt install prometheus-alertmanager)")
-    return path
+    return require_binary("amtool")
 
 
 def run_amtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
@@ -29,6 +27,7 @@ from exporter.config import Config, default_config, load_config, parse_config
 from exporter.pack import GENERATED_MARKER, dashboards
 from exporter.pack.generate import MARKER_SCAN
 from exporter.pack.rules import RuleOptions, plan_pack, rule_groups
+from tests.tools import require_binary, require_shared
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT.parent / "shared" / "schemas" / "grafana"
@@ -123,10 +122,7 @@ def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 @pytest.fixture(scope="module")
 def schemas() -> dict[str, dict[str, Any]]:
-    if not (SCHEMAS / "dashboard.jsonschema.json").is_file():
-        if os.environ.get("HELPDESK_SLO_REQUIRE_SHARED") == "1":
-            pytest.fail(f"Grafana JSON schemas are required but missing in {SCHEMAS}")
-        pytest.skip(f"Grafana JSON schemas not found in {SCHEMAS}")
+    require_shared("schemas", "grafana", "dashboard.jsonschema.json")
     return {
         path.name.removesuffix(".jsonschema.json"): json.loads(path.read_text())
         for path in SCHEMAS.glob("*.jsonschema.json")
@@ -466,12 +462,7 @@ def _substituted(query: str, slo: str) -> str:
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("HELPDESK_SLO_REQUIRE_PROMETHEUS") == "1":
-            pytest.fail("promtool is required (HELPDESK_SLO_REQUIRE_PROMETHEUS=1) but not on PATH")
-        pytest.skip("promtool not on PATH")
-    return path
+    return require_binary("promtool")
 
 
 @pytest.mark.parametrize("config_id", list(CONFIGS))

@@ -31,6 +31,7 @@ from exporter.pack.generate import (
     import_specs,
     write_pack,
 )
+from tests.tools import require_binary, require_shared
 
 ROOT = Path(__file__).parents[2]
 CONFIGS = sorted((Path(__file__).parent / "configs").glob("*.yml"))
@@ -39,21 +40,11 @@ SLOTH = ROOT / ".." / "shared" / "peers" / "sloth"
 
 
 def _promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("HELPDESK_SLO_REQUIRE_PROMETHEUS") == "1":
-            pytest.fail("promtool is not on PATH and HELPDESK_SLO_REQUIRE_PROMETHEUS=1")
-        pytest.skip("promtool is not on PATH (apt-get install prometheus)")
-    return path
+    return require_binary("promtool")
 
 
 def shared_file(name: str) -> Path:
-    path = SLOTH / name
-    if not path.is_file():
-        if os.environ.get("HELPDESK_SLO_REQUIRE_SHARED") == "1":
-            pytest.fail(f"{path} is missing and HELPDESK_SLO_REQUIRE_SHARED=1")
-        pytest.skip(f"{path} is not here (../shared lies next to the repository in CI)")
-    return path
+    return require_shared("peers", "sloth", name)
 
 
 def generate(*args: str) -> tuple[int, str, str]:
@@ -317,7 +308,7 @@ def _write(tmp_path: Path, text: str) -> str:
         ),
         (
             "slos:\n  - {name: csat, kind: csat, objective: 90%, labels: {result: x}}\n",
-            "slos[0].labels: label 'result' is used by the pack's own rules; choose another name",
+            "helpdesk-slo.yml:2: slos[0].labels: label 'result' is set by the pack itself",
         ),
         ("slos: [\n", "not valid YAML"),
     ],

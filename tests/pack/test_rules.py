@@ -6,7 +6,6 @@ the arithmetic and the shape of what is generated.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -41,17 +40,13 @@ from exporter.pack.ruletests import (
     tier_condition,
     traffic,
 )
+from tests.tools import require_shared
 
 SHARED = Path(__file__).parents[2] / ".." / "shared"
 
 
 def shared_file(name: str) -> Path:
-    path = SHARED / "peers" / "sloth" / name
-    if not path.is_file():
-        if os.environ.get("HELPDESK_SLO_REQUIRE_SHARED") == "1":
-            pytest.fail(f"{path} is missing and HELPDESK_SLO_REQUIRE_SHARED=1")
-        pytest.skip(f"{path} is not here (../shared lies next to the repository in CI)")
-    return path
+    return require_shared("peers", "sloth", name)
 
 
 def config_with(*slos: dict[str, Any], service: str = "support") -> Config:
