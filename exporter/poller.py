@@ -470,6 +470,14 @@ class Poller:
             for slo in self._time_slos
             if slo.sla is not None and slo.sla in self._slas
         }
+        #: SLOs whose threshold is a native SLA itself: they count the helpdesk's verdicts
+        self._native_slos = frozenset(
+            slo.name
+            for slo in self._time_slos
+            if slo.sla in self._slas
+            and self._slas[slo.sla].mode is SlaMode.NATIVE
+            and slo.threshold_fraction == 1
+        )
         self._fingerprint = config_fingerprint(config)
         self._lock = threading.RLock()
         self._snapshot = Snapshot(taken_at=0.0)
@@ -924,6 +932,7 @@ class Poller:
         deadlines: list[tuple[str, float]] = []
         thresholds: list[tuple[str, float]] = []
         paused: list[tuple[str, str]] = []
+        native_running: list[tuple[str, float]] = []
         pending: list[tuple[float, str, str, int]] = []
         clocks: dict[str, list[Clock]] = {}
         # (metric, cycle, threshold) -> outcome: an SLO at 100% asks the SLA's own question
@@ -944,10 +953,12 @@ class Poller:
                         continue
                     if status.state is ClockState.PAUSED:
                         paused.append((metric, "paused"))
-                    elif status.deadline is not None:
-                        deadlines.append((metric, status.deadline))
-                    elif status.breached_at is not None:
-                        deadlines.append((metric, status.breached_at))
+                        continue
+                    due = status.deadline if status.deadline is not None else status.breached_at
+                    if due is not None:
+                        deadlines.append((metric, due))
+                        # an SLO at 100% of this SLA waits past its threshold from then on
+                        native_running.append((metric, due))
                 continue
             for clock in cycles:
                 outcome = time_outcome(metric, ticket_id, clock, calendar, target.seconds, horizon)
@@ -997,6 +1008,14 @@ class Poller:
             assert slo.sla is not None
             threshold = self._thresholds_by_priority[slo.name].get(ticket.priority)
             if threshold is None or slo.sla not in clocks or not matches(slo, ticket):
+                continue
+            if slo.name in self._native_slos:
+                settle = self._native_slo_facts(
+                    slo.name, slo.sla, threshold, ticket_id, outcomes, batch, pending, settle
+                )
+                thresholds.extend(
+                    (slo.name, due) for metric, due in native_running if metric == slo.sla
+                )
                 continue
             calendar = evaluator.sla_calendars[slo.sla]
             for clock in clocks[slo.sla]:
@@ -1060,6 +1079,31 @@ class Poller:
             pending,
         )
         return (live if live.is_live else None), settle
+
+    def _native_slo_facts(
+        self,
+        slo: str,
+        sla: str,
+        threshold: float,
+        ticket_id: str,
+        outcomes: dict[tuple[str, int, float], Outcome],
+        batch: PollBatch,
+        pending: list[tuple[float, str, str, int]],
+        settle: float,
+    ) -> float:
+        """An SLO at 100% of a native SLA: the helpdesk's verdicts; none where it has no clock."""
+        for (metric, cycle, target), outcome in outcomes.items():
+            if metric != sla or target != threshold:
+                continue
+            if outcome.result is Result.PENDING:
+                if outcome.threshold_at is not None:
+                    pending.append((outcome.threshold_at, _SLO, slo, cycle))
+            elif outcome.decided_at is not None:
+                batch.slo_outcomes.append(
+                    SloOutcomeRow(ticket_id, slo, cycle, outcome.result.value, outcome.decided_at)
+                )
+                settle = max(settle, outcome.decided_at)
+        return settle
 
     def _native_facts(
         self,

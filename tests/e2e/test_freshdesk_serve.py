@@ -769,11 +769,6 @@ def test_native_mode_takes_freshdesks_own_clocks(native: tuple[datetime, Scrape]
     assert waiting[("resolution",)] == 4  # 102 104 106 108
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="serve counts an SLO at 100% of a native SLA from its own clock when the helpdesk "
-    "applies no SLA to the ticket (null fr_due_by); evaluate counts no event",
-)
 def test_native_mode_counts_no_event_where_freshdesk_applies_no_sla(
     native: tuple[datetime, Scrape],
 ) -> None:
