@@ -440,8 +440,8 @@ def _json_problem(exc: Exception) -> str:
 def _hint(status: int) -> str:
     if status == 401:
         return (
-            "the helpdesk refused the credentials; check source.email, the token in "
-            "token_file/token_env and source.auth"
+            "the helpdesk refused the credentials; check the token in token_file/token_env "
+            "(and, where the helpdesk uses them, source.email and source.auth)"
         )
     if status == 403:
         return "the credentials lack a permission this endpoint needs (see the source's docs)"
