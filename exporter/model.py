@@ -70,6 +70,11 @@ class TicketEvent:
     author: Author = Author.AGENT
     to: str | None = None
     rating: Rating | None = None
+    #: ``at`` as POSIX seconds (derived, so it takes no part in equality or JSON)
+    ts: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", self.at.timestamp())
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,8 @@ def parse_instant(value: Any, where: str) -> datetime:
 
 def format_instant(value: datetime) -> str:
     """ISO 8601 UTC with ``Z``, seconds precision unless there are microseconds."""
+    if value.tzinfo is UTC and not value.microsecond:
+        return value.isoformat()[:-6] + "Z"  # drops "+00:00"
     value = value.astimezone(UTC)
     timespec = "microseconds" if value.microsecond else "seconds"
     return value.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"

@@ -47,6 +47,7 @@ from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from sys import intern
 from typing import Any, Protocol, runtime_checkable
 
 from exporter import __version__, metrics
@@ -119,6 +120,9 @@ FINGERPRINT_KEY = "config_fingerprint"
 
 _SLA = "sla"
 _SLO = "slo"
+# compact JSON encoders, built once (``json.dumps`` with options builds one per call)
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_STATE_JSON = json.JSONEncoder(separators=(",", ":"))
 _MONTH = 31 * 86400.0
 _WEEK = 7 * 86400.0
 
@@ -315,7 +319,7 @@ class LiveTicket:
         return self.is_open or bool(self.pending) or self.recheck_at is not None
 
     def to_json(self) -> str:
-        return json.dumps(
+        return _STATE_JSON.encode(
             [
                 self.priority,
                 self.status,
@@ -329,8 +333,7 @@ class LiveTicket:
                 self.thresholds,
                 self.paused,
                 self.pending,
-            ],
-            separators=(",", ":"),
+            ]
         )
 
     @classmethod
@@ -349,20 +352,25 @@ class LiveTicket:
             paused,
             pending,
         ) = json.loads(text)
+        # The names repeat across every live ticket: share one string object each
+        # (JSON decoding makes a new one per occurrence).
         return cls(
             ticket_id,
-            priority,
-            status,
+            intern(priority),
+            intern(status),
             is_open,
             unassigned,
             unanswered,
             created_at,
             settle_base,
             recheck_at,
-            tuple((metric, instant) for metric, instant in deadlines),
-            tuple((slo, instant) for slo, instant in thresholds),
-            tuple((metric, state) for metric, state in paused),
-            [(instant, kind, name, cycle) for instant, kind, name, cycle in pending],
+            tuple((intern(metric), instant) for metric, instant in deadlines),
+            tuple((intern(slo), instant) for slo, instant in thresholds),
+            tuple((intern(metric), intern(state)) for metric, state in paused),
+            [
+                (instant, intern(kind), intern(name), cycle)
+                for instant, kind, name, cycle in pending
+            ],
         )
 
 
@@ -371,7 +379,7 @@ class LiveTicket:
 
 def ticket_body(ticket: Ticket) -> tuple[str, bytes]:
     """The stored JSON of a ticket and its digest (equal digests: nothing changed)."""
-    body = json.dumps(ticket_to_json(ticket), separators=(",", ":"), ensure_ascii=False)
+    body = _COMPACT_JSON.encode(ticket_to_json(ticket))
     return body, hashlib.blake2b(body.encode(), digest_size=16).digest()
 
 
@@ -612,6 +620,17 @@ class Poller:
             self._ensure_loaded()
             self._publish(self._clock())
 
+    def checkpoint(self) -> None:
+        """Fold the store's write-ahead log into its file, after a poll has published.
+
+        Done apart from :meth:`poll_once` so that a poll's snapshot does not wait
+        for it; a failure is logged and left to the next call.
+        """
+        try:
+            self.store.checkpoint()
+        except Exception:
+            log.exception("checkpointing the store failed; will retry after the next poll")
+
     def run(self, stop: threading.Event) -> None:
         """Poll every ``source.poll_interval`` until ``stop`` is set; refresh in between.
 
@@ -627,6 +646,8 @@ class Poller:
             log.exception("loading state from the store failed")
         while not stop.is_set():
             self.poll_once()
+            if not self._last_failed:
+                self.checkpoint()
             failures = failures + 1 if self._last_failed else 0
             delay = backoff_delay(interval, failures, self._retry_after)
             deadline = time.monotonic() + delay
@@ -755,7 +776,9 @@ class Poller:
         incoming: dict[str, Ticket] = {ticket.id: ticket for ticket in result.tickets}
         encoded = {ticket_id: ticket_body(ticket) for ticket_id, ticket in incoming.items()}
         stored = self.store.digests(list(incoming))
-        changed: dict[str, tuple[Ticket, str, bytes]] = {
+        # None: parse the stored body when its turn comes (a full recompute then holds
+        # one parsed ticket at a time instead of all of them)
+        changed: dict[str, tuple[Ticket | None, str, bytes]] = {
             ticket_id: (incoming[ticket_id], body, digest)
             for ticket_id, (body, digest) in encoded.items()
             if stored.get(ticket_id) != digest
@@ -766,10 +789,12 @@ class Poller:
         stored_bodies = self.store.bodies(sorted(again))
         digests = self.store.digests(list(stored_bodies)) if stored_bodies else {}
         for ticket_id, body in stored_bodies.items():
-            changed[ticket_id] = (ticket_from_json(json.loads(body)), body, digests[ticket_id])
+            changed[ticket_id] = (None, body, digests[ticket_id])
+        del stored_bodies
 
         evaluated: dict[str, LiveTicket | None] = {}
-        for ticket_id, (ticket, body, digest) in changed.items():
+        for ticket_id, (maybe_ticket, body, digest) in changed.items():
+            ticket = maybe_ticket or ticket_from_json(json.loads(body))
             live, settled_at = self._evaluate(ticket, now, horizon, batch)
             evaluated[ticket_id] = live
             batch.tickets.append(
@@ -908,7 +933,7 @@ class Poller:
         is_open = not ticket.is_closed
         created_at = ticket.created_at.timestamp()
         settle = created_at
-        last_event = ticket.events[-1].at.timestamp() if ticket.events else created_at
+        last_event = ticket.events[-1].ts if ticket.events else created_at
         recheck_at = last_event if last_event > now else None
         settle = max(settle, min(last_event, now))
         assigned = ticket.assignee is not None
@@ -917,7 +942,7 @@ class Poller:
             kind = event.type
             if kind is EventType.AGENT_REPLY or kind is EventType.REQUESTER_REPLY:
                 continue
-            at = event.at.timestamp()
+            at = event.ts
             if at > now:
                 break
             if kind is EventType.ASSIGNED:
@@ -1066,7 +1091,7 @@ class Poller:
         live = LiveTicket(
             ticket_id,
             priority,
-            ticket.status,
+            intern(ticket.status),
             is_open,
             is_open and not assigned,
             unanswered,

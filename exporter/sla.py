@@ -114,7 +114,7 @@ def _is_reopen(event: TicketEvent, solved: bool) -> bool:
 
 def _events_until(ticket: Ticket, at: float) -> Iterable[tuple[float, TicketEvent]]:
     for event in ticket.events:
-        ts = event.at.timestamp()
+        ts = event.ts
         if ts > at:
             break
         yield ts, event

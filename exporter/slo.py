@@ -119,7 +119,7 @@ def native_outcome(slo: str, ticket_id: str, status: ClockStatus, horizon: float
 def csat_outcome(slo: str, ticket: Ticket, at: float) -> Outcome | None:
     """The first satisfaction rating of a ticket, if any was given by ``at``."""
     for event in ticket.events:
-        ts = event.at.timestamp()
+        ts = event.ts
         if ts > at:
             return None
         if event.type is EventType.CSAT and event.rating is not None:

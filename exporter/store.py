@@ -60,6 +60,10 @@ INF = "+Inf"
 
 #: SQLite page cache (KiB): the indexes a poll touches stay in memory.
 CACHE_KIB = 32 * 1024
+#: WAL pages after which a commit copies the WAL into the database file by itself.
+#: The poller checkpoints after each poll (:meth:`Store.checkpoint`), once the new
+#: snapshot is out, so this is only a backstop that bounds the WAL (64 MiB at 4 KiB pages).
+AUTOCHECKPOINT_PAGES = 16384
 _IN_CHUNK = 500  # ids per "IN (...)" query, well under SQLite's variable limit
 
 
@@ -311,6 +315,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            self._db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             self._migrate()
             self.epoch = float(self._meta("epoch") or 0.0)
         except sqlite3.DatabaseError as exc:
@@ -352,6 +357,16 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def checkpoint(self) -> None:
+        """Copy committed WAL pages into the database file.
+
+        ``PASSIVE``: it never waits for readers and never blocks writers; what it
+        cannot copy now is copied by the next call.  Crash safety does not depend
+        on it (a committed transaction is in the WAL either way).
+        """
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     @property
     def schema_version(self) -> int:
