@@ -423,12 +423,14 @@ def _plan_tiers(
             )
             continue
         if percent is not None:
-            factor = burn_factor(percent / 100, period.seconds, long)
+            exact = Fraction(percent / 100) * period.seconds / long
         else:
             assert rate is not None  # BurnTier validates one of the two
-            factor = exact_decimal(Fraction(rate))
+            exact = Fraction(rate)
+        factor = exact_decimal(exact)
         guard = min_bad if min_bad is not None else alerting.min_bad_events
-        threshold = factor * budget
+        # from the exact factor, so a rounded factor (28d: 0.9333) does not round twice
+        threshold = exact_decimal(exact * Fraction(budget))
         if threshold >= 1:
             if options.dead_tiers == "drop":
                 notes.append(
