@@ -9,8 +9,9 @@ recorded examples):
 
 * ``GET /api/v2/incremental/tickets/cursor.json`` -- cursor-based incremental
   ticket export: ``start_time`` on the first request, then ``cursor``;
-  ``per_page`` (1000 at most); ``include=users`` sideloads the requester,
-  submitter and assignee of each ticket (``role`` ``end-user``/``agent``).
+  ``per_page`` (1000 at most); ``include=users`` sideloads the requester
+  (also the submitter) and assignee of each ticket (``role``
+  ``end-user``/``agent``).
   Tickets are ordered by ``generated_timestamp`` (their last change) and id;
   a ticket appears once, in its current state, at its last change.
   ``after_cursor`` is Zendesk's ``base64("<seconds>.0||<id>|")``.
