@@ -351,8 +351,11 @@ class ZendeskSource:
         ai_agent_ids: Iterable[str | int] | None = None,
         ai_agent_channels: Iterable[str] | None = None,
         resolution_metric: str | None = None,
+        native: bool = True,
     ) -> None:
         self.config = config
+        #: read the ticket metric events (Zendesk's own SLA clocks): ``mode: native`` needs them
+        self.native = native
         self.client = client or zendesk_client(config, sleep=sleep, clock=clock)
         self.lookback = config.lookback.seconds
         self.page_size = config.page_size
@@ -413,7 +416,8 @@ class ZendeskSource:
         run = _PollRun(self, state, now)
         run.read_tickets()
         run.read_ticket_events()
-        run.read_metric_events()
+        if self.native:
+            run.read_metric_events()
         run.read_ratings()
         tickets = run.build()
         self._commit(run, tickets)
@@ -750,8 +754,15 @@ class _PollRun:
             if ticket is not None:
                 tickets.append(ticket)
         self._bound_pending()
+        # A waiting update holds the watermark back only when its ticket is already known:
+        # then a verdict on that ticket could miss it.  A ticket not exported yet has no
+        # verdicts to get wrong, and holding every other ticket's bad verdicts for it (a
+        # chat that changes every minute never leaves the export's last-minute gap) would
+        # stall the SLOs.
+        known = set(previous) | {ticket.id for ticket in tickets}
         for update in self.state.pending:
-            self.marks.append(update.at - 1.0)
+            if update.ticket in known:
+                self.marks.append(update.at - 1.0)
         return tickets
 
     def _build_one(self, ticket_id: str, prior: Ticket | None) -> Ticket | None:
