@@ -121,6 +121,9 @@ from exporter.model import (
 from exporter.sla import next_response_clocks
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BasicAuth, HelpdeskClient
+from exporter.sources.values import id_order as _id_order
+from exporter.sources.values import instant as _instant
+from exporter.sources.values import iso as _iso
 from exporter.sources.zendesk_time_zones import ScheduleError, ScheduleHours, iana_time_zone
 
 log = logging.getLogger(__name__)
@@ -1170,27 +1173,6 @@ def _int(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     return None
-
-
-def _id_order(ticket_id: str) -> tuple[int, str]:
-    return (int(ticket_id), "") if ticket_id.isdigit() else (1 << 62, ticket_id)
-
-
-def _instant(value: Any) -> float | None:
-    """POSIX seconds of an ISO 8601 time (``2026-11-02T08:15:00Z``), or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _evict(tickets: dict[str, Ticket], limit: int) -> None:

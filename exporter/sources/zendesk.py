@@ -102,6 +102,9 @@ from exporter.model import (
 )
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BasicAuth, BearerAuth, HelpdeskClient
+from exporter.sources.values import id_order as _id_order
+from exporter.sources.values import instant as _instant
+from exporter.sources.values import iso as _iso
 from exporter.sources.zendesk_time_zones import ScheduleHours, schedule_hours
 
 log = logging.getLogger(__name__)
@@ -1014,23 +1017,6 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _id_order(ticket_id: str) -> tuple[int, str]:
-    return (int(ticket_id), "") if ticket_id.isdigit() else (1 << 62, ticket_id)
-
-
-def _instant(value: Any) -> float | None:
-    """POSIX seconds of an ISO 8601 time (``2026-11-02T08:15:00Z``), or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
 def _audit_time(item: Mapping[str, Any]) -> float | None:
     stamp = item.get("timestamp")
     if isinstance(stamp, int) and not isinstance(stamp, bool):
@@ -1101,7 +1087,3 @@ def _evict(tickets: dict[str, Ticket], limit: int) -> None:
 def _difference(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
     counts = {code: count - before.get(code, 0) for code, count in after.items()}
     return {code: count for code, count in counts.items() if count > 0}
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
