@@ -365,10 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser(
         "generate",
-        help="write the pack (rules and their promtool tests) for a config",
+        help="write the pack (rules and tests, dashboards, Alertmanager, runbooks) for a config",
         description="Write DIR/rules/helpdesk-slo.rules.yml and its promtool tests "
-        "DIR/rules/helpdesk-slo.rules.test.yml; with --format prometheus-operator or mimir, "
-        "also the same rules as a PrometheusRule or a Mimir/Cortex ruler namespace.  "
+        "DIR/rules/helpdesk-slo.rules.test.yml (with --format prometheus-operator or mimir, "
+        "also the same rules as a PrometheusRule or a Mimir/Cortex ruler namespace), "
+        "DIR/dashboards/*.json, DIR/alertmanager/alertmanager.yml with its templates, and "
+        "DIR/runbooks/*.md.  Each directory is written aside and swapped in whole.  "
         "Burn tiers that cannot fire are reported on stderr.  --check compares DIR with what "
         "would be written and exits 1 on any difference.",
     )
