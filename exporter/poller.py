@@ -51,6 +51,7 @@ from sys import intern
 from typing import Any, Protocol, runtime_checkable
 
 from exporter import __version__, metrics
+from exporter.calendar import BusinessCalendar
 from exporter.config import Config, SlaConfig, SlaMode, SloKind
 from exporter.model import (
     CLOSED_STATUSES,
@@ -430,6 +431,48 @@ def _iso(instant: float | None) -> str:
     if instant is None:
         return "-"
     return format_instant(datetime.fromtimestamp(instant, UTC))
+
+
+def _record_sla_outcome(
+    batch: PollBatch, ticket_id: str, metric: str, priority: str, outcome: Outcome, settle: float
+) -> float:
+    """File a decided SLA outcome (met or breached); returns the ticket's new settle time."""
+    assert outcome.decided_at is not None
+    met = outcome.result is Result.GOOD
+    batch.sla_outcomes.append(
+        SlaOutcomeRow(
+            ticket_id,
+            metric,
+            outcome.cycle,
+            priority,
+            "met" if met else "breached",
+            outcome.decided_at,
+        )
+    )
+    return max(settle, outcome.decided_at)
+
+
+def _record_stop(
+    batch: PollBatch,
+    ticket_id: str,
+    metric: str,
+    priority: str,
+    clock: Clock,
+    calendar: BusinessCalendar,
+) -> None:
+    """File the business time a clock had run when it first stopped (the elapsed histogram)."""
+    first_stop = clock.first_stop
+    if first_stop is not None:
+        batch.sla_stops.append(
+            SlaStopRow(
+                ticket_id,
+                metric,
+                clock.cycle,
+                priority,
+                elapsed_until(clock, calendar, first_stop),
+                first_stop,
+            )
+        )
 
 
 # --- the poller ---------------------------------------------------------------------------------
@@ -970,10 +1013,18 @@ class Poller:
                 continue
             calendar = evaluator.sla_calendars[metric]
             if sla.mode is SlaMode.NATIVE:
-                settle = self._native_facts(
-                    ticket, metric, cycles, target.seconds, now, horizon, batch, outcomes, settle
-                )
-                for status in evaluator.native_statuses(ticket, metric, cycles, now, horizon):
+                statuses = evaluator.native_statuses(ticket, metric, cycles, now, horizon)
+                for status in statuses:
+                    outcome = native_outcome(metric, ticket_id, status, horizon)
+                    # filed under the configured target: an SLO at 100% counts this verdict
+                    outcomes[(metric, status.cycle, target.seconds)] = outcome
+                    if outcome.result is not Result.PENDING:
+                        settle = _record_sla_outcome(
+                            batch, ticket_id, metric, priority, outcome, settle
+                        )
+                for clock in cycles:  # elapsed business time still comes from our clocks
+                    _record_stop(batch, ticket_id, metric, priority, clock, calendar)
+                for status in statuses:
                     if not is_open or status.stopped_at is not None:
                         continue
                     if status.state is ClockState.PAUSED:
@@ -992,31 +1043,10 @@ class Poller:
                     if outcome.threshold_at is not None:
                         pending.append((outcome.threshold_at, _SLA, metric, clock.cycle))
                 else:
-                    assert outcome.decided_at is not None
-                    met = outcome.result is Result.GOOD
-                    batch.sla_outcomes.append(
-                        SlaOutcomeRow(
-                            ticket_id,
-                            metric,
-                            clock.cycle,
-                            priority,
-                            "met" if met else "breached",
-                            outcome.decided_at,
-                        )
+                    settle = _record_sla_outcome(
+                        batch, ticket_id, metric, priority, outcome, settle
                     )
-                    settle = max(settle, outcome.decided_at)
-                first_stop = clock.first_stop
-                if first_stop is not None:
-                    batch.sla_stops.append(
-                        SlaStopRow(
-                            ticket_id,
-                            metric,
-                            clock.cycle,
-                            priority,
-                            elapsed_until(clock, calendar, first_stop),
-                            first_stop,
-                        )
-                    )
+                _record_stop(batch, ticket_id, metric, priority, clock, calendar)
                 if not is_open or clock.stopped:
                     continue
                 breach = (
@@ -1128,59 +1158,6 @@ class Poller:
                     SloOutcomeRow(ticket_id, slo, cycle, outcome.result.value, outcome.decided_at)
                 )
                 settle = max(settle, outcome.decided_at)
-        return settle
-
-    def _native_facts(
-        self,
-        ticket: Ticket,
-        metric: str,
-        cycles: list[Clock],
-        target: float,
-        now: float,
-        horizon: float,
-        batch: PollBatch,
-        outcomes: dict[tuple[str, int, float], Outcome],
-        settle: float,
-    ) -> float:
-        """SLA facts of a ``mode: native`` SLA, from the helpdesk's own clocks.
-
-        The outcomes are filed under the configured target, so SLOs whose
-        threshold is the SLA itself (100%) count the helpdesk's verdict too.
-        Elapsed business time (the stop histogram) still comes from our clocks.
-        """
-        evaluator = self._evaluator
-        calendar = evaluator.sla_calendars[metric]
-        priority = ticket.priority.value
-        for status in evaluator.native_statuses(ticket, metric, cycles, now, horizon):
-            outcome = native_outcome(metric, ticket.id, status, horizon)
-            outcomes[(metric, status.cycle, target)] = outcome
-            if outcome.result is Result.PENDING or outcome.decided_at is None:
-                continue
-            met = outcome.result is Result.GOOD
-            batch.sla_outcomes.append(
-                SlaOutcomeRow(
-                    ticket.id,
-                    metric,
-                    status.cycle,
-                    priority,
-                    "met" if met else "breached",
-                    outcome.decided_at,
-                )
-            )
-            settle = max(settle, outcome.decided_at)
-        for clock in cycles:
-            first_stop = clock.first_stop
-            if first_stop is not None:
-                batch.sla_stops.append(
-                    SlaStopRow(
-                        ticket.id,
-                        metric,
-                        clock.cycle,
-                        priority,
-                        elapsed_until(clock, calendar, first_stop),
-                        first_stop,
-                    )
-                )
         return settle
 
     # -- the snapshot --
