@@ -72,11 +72,6 @@ from the config on purpose; the ``NATIVE_*`` tables say where and why.
 
 from __future__ import annotations
 
-import http.client
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -86,6 +81,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.store import Store
+from tests.e2e.process import ServeProcess
 from tests.fakes.freshdesk import (
     CHAT,
     CLOSED,
@@ -392,83 +388,22 @@ class Scrape:
         }
 
 
-def command() -> list[str]:
-    script = Path(sys.executable).with_name("helpdesk-slo")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "exporter"]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Serve:
+class Serve(ServeProcess):
     """One ``helpdesk-slo serve`` process on a free 127.0.0.1 port."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.log_path = directory / "exporter.log"
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                *command(),
-                "serve",
-                "--config",
-                str(directory / "helpdesk-slo.yml"),
-                "--web.listen-address",
-                f"127.0.0.1:{self.port}",
-            ],
-            cwd=directory,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
+        super().__init__(directory, directory / "helpdesk-slo.yml")
 
     def scrape(self) -> Scrape:
-        status, body = self.get("/metrics")
-        assert status == 200, body
-        return Scrape(body.decode())
+        return Scrape(self.metrics_text())
 
-    def wait_until(self, what: str, check: Callable[[], bool]) -> None:
-        """Retry ``check`` until it holds; fail with the exporter's log after WAIT_SECONDS."""
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"exporter exited with {self.process.returncode}:\n{self.log}")
-            try:
-                if check():
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"{what}: not within {WAIT_SECONDS:g}s\n{self.log}")
+    def wait_until(
+        self, what: str, check: Callable[[], bool], timeout: float = WAIT_SECONDS
+    ) -> None:
+        super().wait_until(what, check, timeout)
 
     def wait_ready(self) -> None:
         self.wait_until("/ready", lambda: self.get("/ready")[0] == 200)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        self._log.close()
 
 
 def launch(directory: Path, fake: FakeFreshdesk, mode: str, api_key: str | None = None) -> Serve:

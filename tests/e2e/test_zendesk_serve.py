@@ -28,15 +28,11 @@ are a minute old.  The whole module takes about a minute.
 
 from __future__ import annotations
 
-import http.client
-import socket
-import subprocess
-import sys
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,6 +40,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.store import Store
+from tests.e2e.process import ServeProcess
 from tests.fakes.zendesk import (
     RATINGS_PATH,
     TICKET_EVENTS_PATH,
@@ -312,17 +309,6 @@ def row_id(row: Row) -> str:
 # --- the exporter process -----------------------------------------------------------------------
 
 
-def helpdesk_slo() -> list[str]:
-    script = Path(sys.executable).with_name("helpdesk-slo")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "exporter"]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -338,63 +324,17 @@ def value(samples: Samples, name: str, labels: Labels) -> float | None:
     return samples.get((name, frozenset(labels.items())))
 
 
-class Serve:
+class Serve(ServeProcess):
     """One ``helpdesk-slo serve`` on 127.0.0.1; :meth:`kill` always ends it."""
 
-    def __init__(self, directory: Path, config: Path) -> None:
-        self.port = free_port()
-        self.log_path = directory / "exporter.log"
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                *helpdesk_slo(),
-                "serve",
-                "--config",
-                str(config),
-                "--web.listen-address",
-                f"127.0.0.1:{self.port}",
-            ],
-            cwd=directory,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
-
     def scrape(self) -> Samples:
-        status, body = self.get("/metrics")
-        assert status == 200, body
-        return parse(body.decode())
+        return parse(self.metrics_text())
 
     def wait_for(self, what: str, check: Callable[[], bool], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"exporter exited with {self.process.returncode}:\n{self.log}")
-            try:
-                if check():
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        pytest.fail(f"{what}: not within {timeout:g}s\n{self.log[-4000:]}")
+        self.wait_until(what, check, timeout)
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self._log.close()
+        self.stop(signal.SIGKILL)
 
 
 # --- the scenario -------------------------------------------------------------------------------
