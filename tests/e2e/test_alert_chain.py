@@ -62,9 +62,7 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -77,6 +75,7 @@ from urllib.parse import quote, unquote
 import pytest
 import yaml
 
+from tests.e2e.process import command, free_port
 from tests.fakes.zendesk import FakeZendesk
 from tests.tools import REPO, require_binary
 
@@ -265,17 +264,6 @@ class SlackSink:
 # --- processes ------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def helpdesk_slo() -> list[str]:
-    script = Path(sys.executable).with_name("helpdesk-slo")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "exporter"]
-
-
 def alertmanager_binary() -> str:
     """Debian names it ``prometheus-alertmanager``; upstream builds name it ``alertmanager``."""
     for name in ("prometheus-alertmanager", "alertmanager"):
@@ -369,7 +357,7 @@ def get_json(port: int, path: str) -> Any:
 
 def generate_pack(config: Path, out: Path) -> None:
     done = subprocess.run(
-        [*helpdesk_slo(), "generate", "--config", str(config), "--out", str(out)],
+        [*command(), "generate", "--config", str(config), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -490,7 +478,7 @@ def test_agents_stop_replying_slack_is_paged_and_the_page_resolves(
         chain.start(
             "exporter",
             [
-                *helpdesk_slo(),
+                *command(),
                 "serve",
                 "--config",
                 str(config),

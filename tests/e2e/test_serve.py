@@ -20,7 +20,6 @@ import socket
 import sqlite3
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import __version__
 from tests.certs import Certificates, make_certificates
+from tests.e2e.process import command, free_port
 from tests.tools import require_binary
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "file_source" / "office_week.jsonl"
@@ -71,19 +71,6 @@ slos:
     objective: 90%
     window: month
 """
-
-
-def command() -> list[str]:
-    script = Path(sys.executable).with_name("helpdesk-slo")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "exporter"]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Exporter:
