@@ -24,19 +24,21 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import TextIO
 
 from exporter import metrics
 from exporter.config import Config, SloKind, SourceType
+from exporter.labels import channel_label
 from exporter.metrics import MetricSpec
 from exporter.model import PRIORITIES, Rating, Ticket
 from exporter.poller import Poller
+from exporter.records import SkippedRecord, SkipReason, evaluate_ticket, skip_reason
 from exporter.sources import build_source
-from exporter.sources.base import PollResult, SourceError
-from exporter.sources.file import iter_tickets, parse_lines
+from exporter.sources.base import PollResult
+from exporter.sources.file import iter_tickets, open_lines, parse_lines
 from exporter.store import Store
 from exporter.units import parse_duration
 
@@ -61,7 +63,9 @@ class BackfillResult:
     samples: int
     start: float
     end: float
+    #: records skipped (unreadable, or failed to evaluate); ``skipped`` has them by reason
     problems: int
+    skipped: dict[SkipReason, int] = field(default_factory=dict)
 
 
 class _NoSource:
@@ -101,21 +105,17 @@ def _tickets(config: Config, since: float, now: float, problems: list[str]) -> I
     yield from result.tickets
 
 
-def _label(raw: str, allowed: tuple[str, ...] | None) -> str:
-    if not raw:
-        return "none"
-    if allowed is None or raw in allowed:
-        return raw
-    return "other"
-
-
 def collect(
     config: Config,
     tickets: Iterable[Ticket],
     now: float,
     progress: Callable[[int], None] | None = None,
+    problems: list[str] | None = None,
 ) -> tuple[dict[SeriesKey, array[float]], int]:
-    """Decision times per counter series, from every ticket's facts as of ``now``."""
+    """Decision times per counter series, from every ticket's facts as of ``now``.
+
+    A ticket that cannot be evaluated is left out and reported in ``problems``.
+    """
     poller = Poller(config, _NoSource(), Store(":memory:"), clock=lambda: now)
     channels = config.exporter.breakdown.get("channel")
     series: dict[SeriesKey, array[float]] = {}
@@ -148,16 +148,20 @@ def collect(
         created = ticket.created_at.timestamp()
         if created > now:
             continue
-        channel = _label(ticket.channel or "", channels)
+        facts = evaluate_ticket(ticket, lambda t: poller.facts(t, now))
+        if isinstance(facts, SkippedRecord):
+            if problems is not None:
+                problems.append(facts)
+            continue
+        channel = channel_label(ticket.channel, channels)
         add(metrics.TICKETS_CREATED.name, (ticket.priority.value, channel), created)
-        facts = poller.facts(ticket, now)
         for slo_row in facts.slo_outcomes:
             add(metrics.SLO_EVENTS.name, (slo_row.slo, slo_row.result), slo_row.decided_at)
         for sla_row in facts.sla_outcomes:
             labels = (sla_row.sla, sla_row.priority, sla_row.outcome)
             add(metrics.SLA_OUTCOMES.name, labels, sla_row.decided_at)
         for solve in facts.solves:
-            solved_labels = (solve.priority, _label(solve.channel, channels))
+            solved_labels = (solve.priority, channel_label(solve.channel, channels))
             add(metrics.TICKETS_SOLVED.name, solved_labels, solve.solved_at)
         for rating_row in facts.csat:
             add(metrics.CSAT_RATINGS.name, (rating_row.rating,), rating_row.rated_at)
@@ -165,12 +169,12 @@ def collect(
 
 
 def _collect_chunk(
-    config: Config, path: str, first_line: int, lines: list[str], now: float
+    config: Config, path: str, first_line: int, lines: list[bytes], now: float
 ) -> tuple[dict[SeriesKey, array[float]], int, list[str]]:
     """One worker's share of a JSON Lines file (runs in a child process)."""
     problems: list[str] = []
     tickets = parse_lines(path, first_line, lines, problems)
-    series, count = collect(config, tickets, now)
+    series, count = collect(config, tickets, now, problems=problems)
     return series, count, problems
 
 
@@ -215,19 +219,16 @@ def collect_file_parallel(
                 if not block:
                     break
 
-        try:
-            handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise SourceError(f"{path}: cannot read tickets: {exc.strerror or exc}", "io") from None
-        with handle:
-            first = 1
-            while True:
-                lines = list(islice(handle, chunk_lines))
-                if not lines:
-                    break
-                pending.add(pool.submit(_collect_chunk, config, str(path), first, lines, now))
-                first += len(lines)
-                drain(block=False)
+        # raw lines: each is decoded on its own, so bad bytes cost one record, not the file
+        lines_of_file = open_lines(path)
+        first = 1
+        while True:
+            lines = list(islice(lines_of_file, chunk_lines))
+            if not lines:
+                break
+            pending.add(pool.submit(_collect_chunk, config, str(path), first, lines, now))
+            first += len(lines)
+            drain(block=False)
         drain(block=True)
     return series, count
 
@@ -304,11 +305,16 @@ def backfill(
             config, config.source.path, end, problems, report, workers
         )
     else:
-        series, count = collect(config, _tickets(config, since, end, problems), end, report)
+        tickets = _tickets(config, since, end, problems)
+        series, count = collect(config, tickets, end, report, problems)
     for problem in problems[:20]:
         log.warning("backfill skipped %s", problem)
+    skipped: dict[SkipReason, int] = {}
+    for problem in problems:
+        reason = skip_reason(problem)
+        skipped[reason] = skipped.get(reason, 0) + 1
     tmp = out_path.with_name(out_path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
         written, samples = write_openmetrics(series, start, end, step, handle, extra_labels)
     tmp.replace(out_path)
-    return BackfillResult(count, written, samples, start, end, len(problems))
+    return BackfillResult(count, written, samples, start, end, len(problems), skipped)

@@ -55,6 +55,10 @@ _FIRST_YEAR = 2
 _LAST_YEAR = 9998
 
 
+class CalendarRangeError(ValueError):
+    """An instant or deadline outside the years a calendar can cover."""
+
+
 def _require_aware(value: datetime, what: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(
@@ -336,7 +340,9 @@ class BusinessCalendar:
         """Return a snapshot whose ``[lo, hi]`` contains ``[a, b]``."""
         for value in (a, b):
             if not math.isfinite(value):
-                raise ValueError(f"calendar {self._name!r}: instant {value!r} is not finite")
+                raise CalendarRangeError(
+                    f"calendar {self._name!r}: instant {value!r} is not finite"
+                )
         with self._lock:
             span = self._span
             if span is not None and span.lo <= a and b <= span.hi:
@@ -357,7 +363,9 @@ class BusinessCalendar:
         # few days by up to two hours: no year can hold more than this.
         most_per_year = 53 * weekly_seconds + 4 * 2 * 3600
         if span.last_year + missing_seconds / most_per_year > _LAST_YEAR:
-            raise ValueError(f"calendar {self._name!r}: the deadline lies beyond year {_LAST_YEAR}")
+            raise CalendarRangeError(
+                f"calendar {self._name!r}: the deadline lies beyond year {_LAST_YEAR}"
+            )
         years = max(1, math.ceil(missing_seconds / (weekly_seconds * 52)))
         with self._lock:
             current = self._span
@@ -367,7 +375,7 @@ class BusinessCalendar:
             last_year = span.last_year + years
             if last_year > _LAST_YEAR:
                 if span.last_year >= _LAST_YEAR:
-                    raise ValueError(
+                    raise CalendarRangeError(
                         f"calendar {self._name!r}: the deadline lies beyond year {_LAST_YEAR}"
                     )
                 last_year = _LAST_YEAR
@@ -377,12 +385,12 @@ class BusinessCalendar:
         try:
             year = datetime.fromtimestamp(t, UTC).year
         except (OverflowError, OSError, ValueError) as error:
-            raise ValueError(
+            raise CalendarRangeError(
                 f"calendar {self._name!r}: instant {t!r} is outside the supported range "
                 f"(years {_FIRST_YEAR + 1} to {_LAST_YEAR - 1})"
             ) from error
         if not _FIRST_YEAR < year < _LAST_YEAR:
-            raise ValueError(
+            raise CalendarRangeError(
                 f"calendar {self._name!r}: instant {t!r} is outside the supported range "
                 f"(years {_FIRST_YEAR + 1} to {_LAST_YEAR - 1})"
             )

@@ -42,6 +42,7 @@ from pydantic import (
 )
 
 from exporter.calendar import BusinessCalendar
+from exporter.labels import CHANNELS
 from exporter.model import Author, Priority
 from exporter.units import Duration, format_percent, parse_duration, parse_ratio
 
@@ -706,6 +707,18 @@ class ExporterConfig(_Strict):
         default_factory=dict
     )
     retention_margin: PositiveDuration = parse_duration("7d")
+
+    @field_validator("breakdown")
+    @classmethod
+    def _breakdown(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        unknown = [name for name in value.get("channel", ()) if name not in CHANNELS]
+        if unknown:
+            raise ValueError(
+                f"channel: {', '.join(map(repr, unknown))} not among the channel labels "
+                f"({', '.join(CHANNELS)}); helpdesk spellings such as voice or whatsapp "
+                "are mapped onto these"
+            )
+        return value
 
 
 class NotifyConfig(_Strict):

@@ -133,6 +133,13 @@ WATERMARK = _m(
 POLL_ERRORS = _m(
     "helpdesk_poll_errors_total", "counter", ("source", "reason"), "Failed polls by reason."
 )
+RECORDS_SKIPPED = _m(
+    "helpdesk_source_records_skipped_total",
+    "counter",
+    ("source", "reason"),
+    "Records left out because they could not be read or evaluated, by reason "
+    "(undecodable, invalid, out_of_range, evaluation); the rest of the poll went on.",
+)
 API_REQUESTS = _m(
     "helpdesk_api_requests_total",
     "counter",
@@ -171,6 +178,7 @@ ALL: tuple[MetricSpec, ...] = (
     LAST_SUCCESSFUL_POLL,
     WATERMARK,
     POLL_ERRORS,
+    RECORDS_SKIPPED,
     API_REQUESTS,
     API_RATE_LIMIT_REMAINING,
     BUILD_INFO,

@@ -120,8 +120,23 @@ class TicketFormatError(ValueError):
     """A ticket record that does not have the normalized shape."""
 
 
+class InstantRangeError(TicketFormatError):
+    """A well-formed time outside the years a ticket can have (:data:`EARLIEST`..:data:`LATEST`)."""
+
+
+#: The earliest and (excluded) latest instant a ticket's times may have.  Anything
+#: else is a placeholder or a typo (year 0001, 9999), and would make every business
+#: calendar lay out centuries of hours to measure it.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def parse_instant(value: Any, where: str) -> datetime:
-    """Parse an ISO 8601 instant with an offset (or ``Z``) into aware UTC."""
+    """Parse an ISO 8601 instant with an offset (or ``Z``) into aware UTC.
+
+    Raises :class:`InstantRangeError` for a time before :data:`EARLIEST` or
+    from :data:`LATEST` on.
+    """
     if not isinstance(value, str):
         raise TicketFormatError(f"{where}: expected an ISO 8601 time, got {value!r}")
     try:
@@ -132,7 +147,15 @@ def parse_instant(value: Any, where: str) -> datetime:
         raise TicketFormatError(
             f"{where}: time {value!r} has no offset; write it in UTC with a trailing Z"
         )
-    return parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-02:00 has no UTC equivalent
+        parsed = LATEST
+    if not EARLIEST <= parsed < LATEST:
+        raise InstantRangeError(
+            f"{where}: time {value!r} is outside the years {EARLIEST.year} to {LATEST.year - 1}"
+        )
+    return parsed
 
 
 def format_instant(value: datetime) -> str:
@@ -183,7 +206,7 @@ def _fast_instant(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is UTC else None
+    return parsed if parsed.tzinfo is UTC and EARLIEST <= parsed < LATEST else None
 
 
 def _fast_event(record: Any) -> TicketEvent | None:

@@ -53,6 +53,7 @@ from typing import Any, Protocol, runtime_checkable
 from exporter import __version__, metrics
 from exporter.calendar import BusinessCalendar
 from exporter.config import Config, SlaConfig, SlaMode, SloKind
+from exporter.labels import bounded, channel_label, status_label
 from exporter.model import (
     CLOSED_STATUSES,
     PRIORITIES,
@@ -64,6 +65,14 @@ from exporter.model import (
     format_instant,
     ticket_from_json,
     ticket_to_json,
+)
+from exporter.records import (
+    SkippedRecord,
+    SkipReason,
+    describe,
+    evaluate_ticket,
+    reason_of,
+    skip_reason,
 )
 from exporter.sla import (
     FIRST_RESPONSE,
@@ -121,6 +130,8 @@ FINGERPRINT_KEY = "config_fingerprint"
 
 _SLA = "sla"
 _SLO = "slo"
+#: What a poller publishes before it could ever read its store.
+_HEALTH_ONLY = frozenset({metrics.UP.name, metrics.BUILD_INFO.name})
 # compact JSON encoders, built once (``json.dumps`` with options builds one per call)
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _STATE_JSON = json.JSONEncoder(separators=(",", ":"))
@@ -358,7 +369,7 @@ class LiveTicket:
         return cls(
             ticket_id,
             intern(priority),
-            intern(status),
+            intern(status_label(status)),  # stores of older versions kept the raw status
             is_open,
             unassigned,
             unanswered,
@@ -425,6 +436,17 @@ def backoff_delay(interval: float, failures: int, retry_after: float | None = No
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay
+
+
+def _stored_ticket(ticket_id: str, body: str) -> Ticket | SkippedRecord:
+    """A ticket from its stored JSON, or why it cannot be read back."""
+    try:
+        return ticket_from_json(json.loads(body))
+    except Exception as exc:
+        reason = reason_of(exc)
+        if reason is SkipReason.EVALUATION:
+            reason = SkipReason.INVALID
+        return SkippedRecord(reason, f"ticket {bounded(ticket_id)} (stored)", describe(exc))
 
 
 def _iso(instant: float | None) -> str:
@@ -533,6 +555,10 @@ class Poller:
         self._lock = threading.RLock()
         self._snapshot = Snapshot(taken_at=0.0)
         self._loaded = False
+        #: the state was read from the store at least once (else no counter is known)
+        self._loaded_once = False
+        #: counter increments the store could not take yet (written with the next write)
+        self._unsaved: dict[CounterKey, float] = {}
         self._ready = False
         self._up = False
         self._last_failed = False
@@ -612,8 +638,12 @@ class Poller:
     def poll_once(self) -> None:
         """Poll the source once, write the changes, publish a new snapshot."""
         with self._lock:
-            self._ensure_loaded()
             now = self._clock()
+            try:
+                self._ensure_loaded()
+            except Exception as exc:
+                self._store_failed("cannot be read", now, exc)
+                return
             started = time.perf_counter()
             try:
                 result = self.source.poll(self._cursor, now)
@@ -630,12 +660,8 @@ class Poller:
             try:
                 summary = self._apply(result, now)
             except Exception as exc:
-                log.exception(
-                    "poll source=%s could not be stored; reloading state from the store",
-                    self.source.name,
-                )
                 self._reload_after_failure()
-                self._failed("store", now, exc)
+                self._store_failed("could not be written", now, exc)
                 return
             self._up = True
             self._last_failed = False
@@ -685,10 +711,15 @@ class Poller:
         failures = 0
         try:
             self.refresh()
-        except Exception:
-            log.exception("loading state from the store failed")
+        except Exception as exc:
+            log.error("loading state from the store %s failed: %s", self.store.path, describe(exc))
         while not stop.is_set():
-            self.poll_once()
+            try:
+                self.poll_once()
+            except Exception as exc:  # never end the loop: the next poll may well succeed
+                log.error("poll source=%s failed: %s", self.source.name, describe(exc))
+                log.debug("poll failure", exc_info=True)
+                self._last_failed = True
             if not self._last_failed:
                 self.checkpoint()
             failures = failures + 1 if self._last_failed else 0
@@ -701,8 +732,8 @@ class Poller:
                 if deadline - time.monotonic() > 0:
                     try:
                         self.refresh()
-                    except Exception:
-                        log.exception("refreshing gauges failed")
+                    except Exception as exc:
+                        log.debug("refreshing gauges failed: %s", describe(exc), exc_info=True)
 
     # -- loading --
 
@@ -711,7 +742,21 @@ class Poller:
             self._load()
 
     def _load(self) -> None:
-        """Rebuild the in-memory state from the store (start, or after a failed write)."""
+        """Rebuild the in-memory state from the store (start, or after a failed write).
+
+        All or nothing: when the store cannot be read, the state from before
+        the call is put back (the last good values stay published) and the
+        next poll tries again.
+        """
+        before = dict(self.__dict__)
+        try:
+            self._load_state()
+        except BaseException:
+            self.__dict__.update(before)
+            raise
+        self._loaded_once = True
+
+    def _load_state(self) -> None:
         self._reset_state()
         now = self._clock()
         state = self.store.source_state(self.source.name)
@@ -722,10 +767,23 @@ class Poller:
             for result in (Result.GOOD, Result.BAD):
                 times = self.store.decision_times(slo.name, result.value, since)
                 self._decisions[(slo.name, result.value)] = DecisionTimes(times)
+        for key, value in self._unsaved.items():
+            self._counters[key] = self._counters.get(key, 0.0) + value
         self._stored_fingerprint = self.store.meta(FINGERPRINT_KEY)
         if self._stored_fingerprint == self._fingerprint:
             for ticket_id, text in self.store.live_states():
-                self._add_live(LiveTicket.from_json(ticket_id, text), push=False)
+                try:
+                    live = LiveTicket.from_json(ticket_id, text)
+                except Exception as exc:  # one damaged row: evaluate that ticket again
+                    log.warning(
+                        "store %s: engine state of ticket %s unreadable (%s); re-evaluating it",
+                        self.store.path,
+                        bounded(ticket_id),
+                        describe(exc),
+                    )
+                    self._recheck_all.add(ticket_id)
+                    continue
+                self._add_live(live, push=False)
             self._heap = [
                 (instant, live.id, live.generation, kind, name, cycle)
                 for live in self._live.values()
@@ -745,8 +803,8 @@ class Poller:
         self._loaded = False
         try:
             self._load()
-        except Exception:
-            log.exception("reloading state from the store failed; will retry on the next poll")
+        except Exception as exc:  # reported by the caller; the next poll loads again
+            log.debug("reloading state from the store failed: %s", describe(exc))
 
     # -- live set bookkeeping --
 
@@ -836,9 +894,18 @@ class Poller:
         del stored_bodies
 
         evaluated: dict[str, LiveTicket | None] = {}
+        #: the tickets left out of this poll (a source's own skips are in its problems)
+        skipped: dict[str, SkippedRecord] = {}
         for ticket_id, (maybe_ticket, body, digest) in changed.items():
-            ticket = maybe_ticket or ticket_from_json(json.loads(body))
-            live, settled_at = self._evaluate(ticket, now, horizon, batch)
+            ticket = maybe_ticket or _stored_ticket(ticket_id, body)
+            if isinstance(ticket, SkippedRecord):
+                skipped[ticket_id] = ticket
+                continue
+            outcome = self._evaluate_or_skip(ticket, now, horizon, batch)
+            if isinstance(outcome, SkippedRecord):
+                skipped[ticket_id] = outcome
+                continue
+            live, settled_at = outcome
             evaluated[ticket_id] = live
             batch.tickets.append(
                 TicketRow(
@@ -847,7 +914,7 @@ class Poller:
                     digest,
                     ticket.created_at.timestamp(),
                     ticket.priority.value,
-                    ticket.channel or "",
+                    channel_label(ticket.channel),
                 )
             )
             batch.states.append(
@@ -890,7 +957,15 @@ class Poller:
         if len(heap) > 2 * self._pending_total + 1024:
             self._compact_heap()
 
-        batch.increments = self._api_requests(result)
+        increments = batch.increments = self._api_requests(result)
+        reasons = [skip_reason(problem) for problem in result.problems]
+        reasons.extend(skip.reason for skip in skipped.values())
+        for reason in reasons:
+            skip_key: CounterKey = (metrics.RECORDS_SKIPPED.name, (self.source.name, reason.value))
+            increments[skip_key] = increments.get(skip_key, 0.0) + 1.0
+        unsaved = self._unsaved
+        for counter, value in unsaved.items():
+            increments[counter] = increments.get(counter, 0.0) + value
         if self._stored_fingerprint != self._fingerprint:
             batch.meta[FINGERPRINT_KEY] = self._fingerprint
         deltas = self.store.write_poll(batch)
@@ -898,7 +973,14 @@ class Poller:
 
         # committed: now memory follows
         self._recheck_all = set()
+        self._unsaved = {}
+        for counter, value in unsaved.items():  # already counted in memory when they happened
+            self._counters[counter] -= value
         self._apply_deltas(deltas)
+        for ticket_id in skipped:
+            self._rechecks.pop(ticket_id, None)  # not again every poll; a change brings it back
+        for skip in list(skipped.values())[:20]:
+            log.warning("poll source=%s skipped %s", self.source.name, skip)
         for ticket_id, live in evaluated.items():
             self._remove_live(ticket_id)
             if live is not None:
@@ -942,16 +1024,37 @@ class Poller:
             if count
         }
 
+    def _store_failed(self, what: str, now: float, exc: BaseException) -> None:
+        """The store failed: one log line, ``reason="store"``, the last good values stay."""
+        log.error(
+            "poll source=%s: store %s %s: %s; serving the last good values, retrying",
+            self.source.name,
+            self.store.path,
+            what,
+            describe(exc),
+        )
+        log.debug("store failure", exc_info=True)
+        self._failed("store", now, exc)
+
     def _failed(self, reason: str, now: float, exc: BaseException) -> None:
         increments = self._api_requests(None)
         key = (metrics.POLL_ERRORS.name, (self.source.name, reason))
         increments[key] = increments.get(key, 0.0) + 1.0
-        try:
-            self.store.add_counters(increments)
-        except Exception:
-            log.exception("could not record the failed poll in the store")
+        unsaved = self._unsaved
         for counter, value in increments.items():
             self._counters[counter] = self._counters.get(counter, 0.0) + value
+            unsaved[counter] = unsaved.get(counter, 0.0) + value
+        try:
+            self.store.add_counters(unsaved)
+        except Exception as store_exc:  # kept in memory and written with the next write
+            if reason != "store":  # already reported
+                log.error(
+                    "poll source=%s: could not count the failed poll in the store: %s",
+                    self.source.name,
+                    describe(store_exc),
+                )
+        else:
+            self._unsaved = {}
         retry_after = getattr(exc, "retry_after", None)
         self._retry_after = float(retry_after) if isinstance(retry_after, int | float) else None
         self._up = False
@@ -960,6 +1063,25 @@ class Poller:
         self._publish(now)
 
     # -- evaluation of one changed ticket --
+
+    def _evaluate_or_skip(
+        self, ticket: Ticket, now: float, horizon: float, batch: PollBatch
+    ) -> tuple[LiveTicket | None, float] | SkippedRecord:
+        """:meth:`_evaluate` through :func:`evaluate_ticket`: a ticket that fails is skipped
+        and leaves nothing in ``batch`` (its earlier state, if any, stays as it was)."""
+        facts: tuple[list[Any], ...] = (
+            batch.slo_outcomes,
+            batch.sla_outcomes,
+            batch.sla_stops,
+            batch.solves,
+            batch.csat,
+        )
+        sizes = [len(rows) for rows in facts]
+        outcome = evaluate_ticket(ticket, lambda t: self._evaluate(t, now, horizon, batch))
+        if isinstance(outcome, SkippedRecord):
+            for rows, size in zip(facts, sizes, strict=True):
+                del rows[size:]
+        return outcome
 
     def _evaluate(
         self, ticket: Ticket, now: float, horizon: float, batch: PollBatch
@@ -972,7 +1094,7 @@ class Poller:
         evaluator = self._evaluator
         ticket_id = ticket.id
         priority = ticket.priority.value
-        channel = ticket.channel or ""
+        channel = channel_label(ticket.channel)
         is_open = not ticket.is_closed
         created_at = ticket.created_at.timestamp()
         settle = created_at
@@ -1121,7 +1243,7 @@ class Poller:
         live = LiveTicket(
             ticket_id,
             priority,
-            intern(ticket.status),
+            intern(status_label(ticket.status)),
             is_open,
             is_open and not assigned,
             unanswered,
@@ -1163,14 +1285,24 @@ class Poller:
     # -- the snapshot --
 
     def _publish(self, now: float) -> None:
-        self._snapshot = self._build_snapshot(now)
+        snapshot = self._build_snapshot(now)
+        if not self._loaded_once:
+            # The store was never read: no counter or gauge is known.  Publishing
+            # zeros would read as counter resets, so only the health series go out.
+            snapshot = Snapshot(
+                taken_at=snapshot.taken_at,
+                samples={
+                    name: series
+                    for name, series in snapshot.samples.items()
+                    if name in _HEALTH_ONLY
+                },
+                ready=snapshot.ready,
+            )
+        self._snapshot = snapshot
 
-    def _channel(self, raw: str) -> str:
-        if not raw:
-            return "none"
-        if self._channels is None:
-            return raw
-        return raw if raw in self._channels else "other"
+    def _channel(self, stored: str) -> str:
+        """The published channel of a stored one (stores of older versions kept raw values)."""
+        return channel_label(stored, self._channels)
 
     def _build_snapshot(self, now: float) -> Snapshot:
         samples: dict[str, dict[tuple[str, ...], float]] = {spec.name: {} for spec in metrics.ALL}
@@ -1208,6 +1340,8 @@ class Poller:
                 put(metrics.TICKETS_SOLVED, (priority.value, channel), 0.0)
         for rating in ("good", "bad"):
             put(metrics.CSAT_RATINGS, (rating,), 0.0)
+        for reason in SkipReason:
+            put(metrics.RECORDS_SKIPPED, (source, reason.value), 0.0)
         elapsed: dict[tuple[str, str], dict[str, float]] = {pair: {} for pair in sla_priorities}
         elapsed_sums: dict[tuple[str, str], float] = {}
         for (name, labels), value in self._counters.items():
@@ -1307,7 +1441,7 @@ class Poller:
                     )
         for metric, candidates in nearest.items():
             for instant, ticket_id, priority in sorted(candidates)[:top]:
-                put(metrics.SLA_TICKET_DEADLINE, (metric, priority, ticket_id), instant)
+                put(metrics.SLA_TICKET_DEADLINE, (metric, priority, bounded(ticket_id)), instant)
 
         # tickets
         for priority in PRIORITIES:
