@@ -7,13 +7,17 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from exporter.backfill import backfill
 from exporter.cli import main
 from exporter.config import parse_config
+from exporter.labels import CHANNELS
 from exporter.model import ticket_to_json
+from exporter.records import SkipReason
+from exporter.slo import Evaluator
 from exporter.store import Store
 from tests.builders import OFFICE_CONFIG, auto_ack, csat, reply, solved, ticket, ts
 from tests.tools import require_binary
@@ -133,3 +137,72 @@ def test_bad_usage_exits_2(tmp_path: Path, argv: list[str]) -> None:
     config = setup(tmp_path)
     base = ["backfill", "--config", str(config), "--out", str(tmp_path / "h.om")]
     assert main(base + argv, out=io.StringIO()) == 2
+
+
+# --- records that cannot be read or evaluated -------------------------------------------------
+
+BAD_LINES = [
+    b'{"id": "X", "channel": "\xff"}',  # not UTF-8
+    b'{"id": "Y", "created_at": ',  # not JSON
+    json.dumps({"id": "Z", "created_at": "0001-01-01T00:00:00Z"}).encode(),  # year 0001
+]
+
+
+def setup_with_bad_records(tmp_path: Path) -> Path:
+    config = setup(tmp_path)
+    good = [json.dumps(ticket_to_json(t)).encode() for t in TICKETS]
+    odd = ticket("2026-11-04 09:00", id="4", priority="normal", channel="x" * 1_000_000)
+    odd_line = json.dumps({**ticket_to_json(odd), "status": "waiting-on-vendor"}).encode()
+    lines = [good[0], *BAD_LINES, good[1], odd_line, good[2]]
+    (tmp_path / "tickets.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    return config
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "worker-processes"])
+def test_bad_records_are_skipped_and_reported(tmp_path: Path, workers: int) -> None:
+    config = parse_config(setup_with_bad_records(tmp_path).read_text(), base_dir=tmp_path)
+    out = tmp_path / "history.om"
+    result = backfill(config, 7 * 86400, out, step=300, now=NOW, workers=workers)
+    assert result.tickets == 4
+    assert result.problems == 3
+    assert result.skipped == {
+        SkipReason.UNDECODABLE: 1,
+        SkipReason.INVALID: 1,
+        SkipReason.OUT_OF_RANGE: 1,
+    }
+    found = series(out.read_text())
+    ufr = 'helpdesk_slo_events_total{result="%s",slo="urgent-first-response"}'
+    assert last(found, ufr % "good") == 1 and last(found, ufr % "bad") == 1
+    assert last(found, 'helpdesk_tickets_created_total{channel="other",priority="normal"}') == 1
+    channels = {m[1] for m in re.finditer(r'channel="([^"]*)"', out.read_text())}
+    assert channels <= set(CHANNELS)
+
+
+def test_a_ticket_that_cannot_be_evaluated_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clocks = Evaluator.clocks
+
+    def broken_for_2(self: Evaluator, t: Any, metric: str, at: float) -> Any:
+        if t.id == "2":
+            raise ZeroDivisionError("float division by zero")
+        return clocks(self, t, metric, at)
+
+    monkeypatch.setattr(Evaluator, "clocks", broken_for_2)
+    config = parse_config(setup(tmp_path).read_text(), base_dir=tmp_path)
+    out = tmp_path / "history.om"
+    result = backfill(config, 7 * 86400, out, step=300, now=NOW, workers=1)
+    assert result.skipped == {SkipReason.EVALUATION: 1}
+    found = series(out.read_text())
+    ufr = 'helpdesk_slo_events_total{result="%s",slo="urgent-first-response"}'
+    assert last(found, ufr % "good") == 1 and last(found, ufr % "bad") == 0
+    created = 'helpdesk_tickets_created_total{channel="none",priority="urgent"}'
+    assert last(found, created) == 1  # ticket 1 only: nothing of ticket 2 is written
+
+
+def test_the_backfill_command_reports_skipped_records(tmp_path: Path) -> None:
+    config = setup_with_bad_records(tmp_path)
+    out = io.StringIO()
+    argv = ["backfill", "--config", str(config), "--since", "2d", "--out", str(tmp_path / "h.om")]
+    assert main(argv, out=out) == 0
+    assert "(4 tickets, 3 skipped records)" in out.getvalue()

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from exporter.model import (
     EventType,
+    InstantRangeError,
     Priority,
     TicketFormatError,
     ticket_from_json,
@@ -105,6 +106,57 @@ def test_errors_name_the_field(change: dict[str, Any], message: str) -> None:
     with pytest.raises(TicketFormatError) as raised:
         ticket_from_json({**DESIGN_EXAMPLE, **change})
     assert message in str(raised.value)
+
+
+OUT_OF_RANGE = [
+    ("year 0001", {"created_at": "0001-01-01T00:00:00Z"}, "created_at"),
+    (
+        "year 0001 with an offset east of UTC",
+        {"created_at": "0001-01-01T00:30:00+01:00"},
+        "created_at",
+    ),
+    ("year 9999", {"created_at": "9999-12-31T23:00:00Z"}, "created_at"),
+    ("past year 9999 in UTC", {"created_at": "9999-12-31T23:30:00-01:00"}, "created_at"),
+    ("before 1970", {"created_at": "1969-12-31T23:59:59Z"}, "created_at"),
+    ("from 2200 on", {"created_at": "2200-01-01T00:00:00Z"}, "created_at"),
+    (
+        "an event in year 9999",
+        {"events": [{"at": "9999-01-01T00:00:00Z", "type": "solved"}]},
+        "events[0].at",
+    ),
+    (
+        "a native deadline in year 0001",
+        {"native": [{"metric": "first_response", "deadline": "0001-01-01T00:00:00Z"}]},
+        "native[0].deadline",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"), [c[1:] for c in OUT_OF_RANGE], ids=[c[0] for c in OUT_OF_RANGE]
+)
+def test_times_outside_the_supported_years_are_range_errors(
+    change: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InstantRangeError) as raised:
+        ticket_from_json({**DESIGN_EXAMPLE, **change})
+    assert f"{field}: time" in str(raised.value)
+    assert "outside the years 1970 to 2199" in str(raised.value)
+
+
+IN_RANGE = [
+    ("the first instant of 1970", "1970-01-01T00:00:00Z"),
+    ("the last second of 2199", "2199-12-31T23:59:59Z"),
+    ("an offset that lands in 1970", "1970-01-01T00:30:00-01:00"),
+]
+
+
+@pytest.mark.parametrize("instant", [c[1] for c in IN_RANGE], ids=[c[0] for c in IN_RANGE])
+def test_times_at_the_edges_of_the_supported_years_parse(instant: str) -> None:
+    record = {**DESIGN_EXAMPLE, "created_at": instant}
+    record["events"] = [{"at": instant, "type": "solved"}]
+    ticket = ticket_from_json(record)
+    assert ticket.created_at == ticket.events[0].at
 
 
 def test_null_priority_defaults_to_normal() -> None:
