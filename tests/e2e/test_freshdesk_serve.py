@@ -328,17 +328,17 @@ WAITING: dict[Key, float] = {
 CREATED: dict[Key, float] = {
     ("urgent", "email"): 2,  # 101 108
     ("urgent", "phone"): 1,  # 102
-    ("high", "portal"): 1,  # 103
+    ("high", "web"): 1,  # 103 (Freshdesk's portal)
     ("high", "email"): 1,  # 106
     ("normal", "email"): 1,  # 104
-    ("normal", "portal"): 1,  # 107
+    ("normal", "web"): 1,  # 107
     ("low", "chat"): 1,  # 105
 }
 #: helpdesk_tickets_solved_total{priority, channel}: first solve of each ticket
 SOLVED: dict[Key, float] = {
     ("urgent", "email"): 1,  # 101
     ("high", "email"): 1,  # 106 at 15:00
-    ("normal", "portal"): 1,  # 107
+    ("normal", "web"): 1,  # 107
 }
 #: helpdesk_sla_elapsed_business_seconds count and sum of stopped clocks (first stops)
 ELAPSED: dict[Key, tuple[float, float]] = {
