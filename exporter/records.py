@@ -42,14 +42,25 @@ class SkipReason(StrEnum):
     EVALUATION = "evaluation"
 
 
+#: Longest detail a skip line carries (a record can hold a megabyte of text).
+MAX_DETAIL = 300
+
+
+def _cut(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
+
+
 class SkippedRecord(str):
-    """``"WHERE: DETAIL"``, with the :class:`SkipReason` as ``reason``."""
+    """``"WHERE: DETAIL"`` on one line of bounded length, with the :class:`SkipReason` as
+    ``reason``."""
 
     reason: SkipReason
     where: str
     detail: str
 
     def __new__(cls, reason: SkipReason, where: str, detail: str) -> SkippedRecord:
+        detail = _cut(detail)
         self = super().__new__(cls, f"{where}: {detail}")
         self.reason = reason
         self.where = where
@@ -75,11 +86,8 @@ def reason_of(error: BaseException) -> SkipReason:
 
 
 def describe(error: BaseException) -> str:
-    """One line about an exception, for a skip message (never a traceback)."""
-    text = " ".join(str(error).split())
-    if len(text) > 300:
-        text = text[:300] + "..."
-    return text or type(error).__name__
+    """One line about an exception, for a log line or skip message (never a traceback)."""
+    return _cut(str(error)) or type(error).__name__
 
 
 def check_instants(ticket: Ticket) -> None:

@@ -136,3 +136,10 @@ REASONS = [
 )
 def test_skip_reason_of_a_problem_line(problem: str, reason: str) -> None:
     assert skip_reason(problem) == reason
+
+
+def test_a_skip_line_is_one_line_of_bounded_length() -> None:
+    skip = SkippedRecord(SkipReason.INVALID, "t.jsonl:1", "tags: got ['" + "x\n" * 500_000 + "']")
+    assert "\n" not in skip
+    assert len(skip) < 400
+    assert pickle.loads(pickle.dumps(skip)) == skip
