@@ -711,8 +711,8 @@ class Poller:
         failures = 0
         try:
             self.refresh()
-        except Exception as exc:
-            log.error("loading state from the store %s failed: %s", self.store.path, describe(exc))
+        except Exception as exc:  # the first poll reports it
+            log.debug("loading state from the store failed: %s", describe(exc))
         while not stop.is_set():
             try:
                 self.poll_once()
@@ -720,6 +720,11 @@ class Poller:
                 log.error("poll source=%s failed: %s", self.source.name, describe(exc))
                 log.debug("poll failure", exc_info=True)
                 self._last_failed = True
+                try:
+                    with self._lock:
+                        self._failed("exception", self._clock(), exc)
+                except Exception:
+                    log.debug("could not publish the failed poll", exc_info=True)
             if not self._last_failed:
                 self.checkpoint()
             failures = failures + 1 if self._last_failed else 0

@@ -153,6 +153,7 @@ def test_the_loop_goes_on_after_an_unexpected_error(
             stop.set()
             thread.join(5)
     assert h.value(M.UP.name, "file") == 1
+    assert h.value(M.POLL_ERRORS.name, "file", "exception") == 1
     assert "poll source=file failed: a bug" in caplog.text
     assert "Traceback" not in caplog.text
 
