@@ -620,8 +620,18 @@ class Poller:
         store = self.store
 
         def known(ids: Iterable[str]) -> dict[str, Ticket]:
-            bodies = store.bodies(list(ids))
-            return {i: ticket_from_json(json.loads(body)) for i, body in bodies.items()}
+            tickets: dict[str, Ticket] = {}
+            for ticket_id, body in store.bodies(list(ids)).items():
+                try:
+                    tickets[ticket_id] = ticket_from_json(json.loads(body))
+                except (ValueError, TypeError, KeyError) as exc:
+                    # a damaged stored body: the source reads the ticket as if it were new
+                    log.warning(
+                        "store: stored ticket %s is unreadable (%s); reading it afresh",
+                        ticket_id[:64],
+                        type(exc).__name__,
+                    )
+            return tickets
 
         offer(known)
 

@@ -12,12 +12,15 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
 from exporter import metrics
+from exporter.model import Ticket
+from exporter.poller import Poller
+from exporter.sources.file import FileSource
 from exporter.store import Store
 from exporter.units import Duration
 from tests.unit.poller_harness import FIXTURES, Harness, ts
@@ -172,3 +175,28 @@ def test_a_damaged_engine_state_row_is_evaluated_again(morning: Harness) -> None
     assert morning.value(M.UP.name, "file") == 1
     for name, samples in before.items():
         assert morning.poller.snapshot.samples[name] == samples
+
+
+class _MergingSource(FileSource):
+    """A file source that, like the API sources, asks the store for earlier ticket states."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.known: Callable[[Iterable[str]], dict[str, Ticket]] | None = None
+
+    def use_known_tickets(self, known: Callable[[Iterable[str]], dict[str, Ticket]]) -> None:
+        self.known = known
+
+
+def test_a_damaged_stored_ticket_body_is_left_out_of_the_known_tickets(
+    morning: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    with morning.store._lock:
+        morning.store._db.execute("UPDATE tickets SET body = '{not json' WHERE id = 'B'")
+    source = _MergingSource(morning.config.source)
+    Poller(morning.config, source, morning.store, morning.clock)
+    assert source.known is not None
+    with caplog.at_level(logging.WARNING):
+        known = source.known(["A", "B"])
+    assert set(known) == {"A"}
+    assert "stored ticket B is unreadable" in caplog.text
