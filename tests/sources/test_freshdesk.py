@@ -784,9 +784,9 @@ def test_500_then_success(tmp_path: Path) -> None:
             Answer(error=requests.exceptions.ReadTimeout("read timed out")), "timeout", id="timeout"
         ),
         pytest.param(
-            Answer(text=fixture_text("truncated-page.txt")), "malformed_json", id="truncated-json"
+            Answer(text=fixture_text("truncated-page.txt")), "bad_response", id="truncated-json"
         ),
-        pytest.param(Answer(body={"tickets": []}), "malformed_json", id="object-instead-of-list"),
+        pytest.param(Answer(body={"tickets": []}), "bad_response", id="object-instead-of-list"),
     ],
 )
 def test_a_broken_page_fails_the_poll_and_the_next_poll_resumes_from_the_same_cursor(

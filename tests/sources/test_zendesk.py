@@ -210,7 +210,7 @@ def test_malformed_page_fails_cleanly_and_the_next_poll_resumes_without_loss_or_
 
     with pytest.raises(SourceError) as caught:
         poll(source, {**FULL, **broken})
-    assert caught.value.reason == "malformed_json"
+    assert caught.value.reason == "bad_response"
     resumed = poll(source, FULL)  # the poller hands back the cursor it had: None
 
     assert by_id(resumed) == by_id(clean)
