@@ -380,7 +380,6 @@ class HelpdeskClient:
             read=retries,
             status=retries,
             other=0,
-            redirect=0,
             allowed_methods=frozenset({"GET"}),
             status_forcelist=RETRY_STATUSES,
             backoff_factor=self.backoff_factor,

@@ -692,13 +692,18 @@ def test_conversations_wait_while_the_rate_budget_is_low(tmp_path: Path) -> None
     assert any("rate-limit window" in problem for problem in result.problems)
 
 
-def test_conversations_of_a_vanished_ticket_are_given_up(tmp_path: Path) -> None:
-    plan = {
-        **FULL,
-        CONVERSATIONS_106: (
+@pytest.mark.parametrize(
+    "refused",
+    [
+        pytest.param(
             Answer(status=404, body={"code": "access_denied", "message": "not found"}),
+            id="404-deleted",
         ),
-    }
+        pytest.param(Answer(status=403, body={"code": "access_denied"}), id="403-not-visible"),
+    ],
+)
+def test_conversations_of_a_vanished_ticket_are_given_up(refused: Answer, tmp_path: Path) -> None:
+    plan = {**FULL, CONVERSATIONS_106: (refused,)}
     result = poll(make_source(tmp_path), plan)
 
     assert state(result)["conversations"] == []
