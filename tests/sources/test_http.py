@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from exporter.config import ConfigError
 from exporter.sources.base import SourceError
 from exporter.sources.http import REASONS, HelpdeskClient, PollBudgetSpent, RateLimited
 from exporter.sources.zendesk import TICKETS_PATH, zendesk_client
+from tests.certs import make_certificates
 from tests.sources.helpers import (
     BASE_URL,
     EMAIL,
@@ -796,3 +798,63 @@ def test_reasons_are_declared_once() -> None:
         "redirect",
         "stalled",
     )
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[RawServer, Path]]:
+    certificates = make_certificates(tmp_path)
+    server = RawServer()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificates.server_cert, certificates.server_key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server, certificates.ca
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def tls_client(server: RawServer, ca: Path | None, clock: FakeClock) -> HelpdeskClient:
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would override the test's CA
+    if ca is not None:
+        session.verify = str(ca)
+    return HelpdeskClient(
+        server.base_url.replace("http://", "https://"),
+        timeout=(1.0, 0.5),
+        retries=1,
+        session=session,
+        sleep=clock.sleep,
+        clock=clock.monotonic,
+        jitter=lambda: 0.0,
+    )
+
+
+def test_a_trickled_answer_over_tls_fails_with_timeout_at_the_total_deadline(
+    tls_server: tuple[RawServer, Path],
+) -> None:
+    server, ca = tls_server
+    server.respond = trickle_body
+    made = tls_client(server, ca, FakeClock())
+
+    started = time.monotonic()
+    with pytest.raises(SourceError) as caught:
+        made.get_json(PATH)
+
+    assert caught.value.reason == "timeout"
+    assert time.monotonic() - started < 3.0
+
+
+def test_an_untrusted_certificate_is_a_tls_failure(tls_server: tuple[RawServer, Path]) -> None:
+    server, _ = tls_server
+    server.respond = trickle_body
+    made = tls_client(server, None, FakeClock())
+
+    with pytest.raises(SourceError) as caught:
+        made.get_json(PATH)
+
+    assert caught.value.reason == "tls"
+    assert "source.url" in str(caught.value)
