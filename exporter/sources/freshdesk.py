@@ -544,7 +544,7 @@ class _PollRun:
             try:
                 records, next_page = self.page(TICKETS_PATH, params, where)
             except PollBudgetSpent as exc:
-                log.warning("freshdesk: %s; %s is read on from here next poll", exc, TICKETS_PATH)
+                log.warning("freshdesk: %s", exc)
                 break
             stall.check(records, page_number, next_page)
             for index, raw in enumerate(records):
@@ -609,7 +609,7 @@ class _PollRun:
             try:
                 records, next_page = self.page(RATINGS_PATH, params, where)
             except PollBudgetSpent as exc:
-                log.warning("freshdesk: %s; %s is read on from here next poll", exc, RATINGS_PATH)
+                log.warning("freshdesk: %s", exc)
                 break
             stall.check(records, page_number, next_page)
             for index, record in enumerate(records):

@@ -513,8 +513,6 @@ class _PollRun:
         self.ignored: set[str] = set()
         self.updates: dict[str, list[Update]] = {}
         self.marks: list[float] = [now - EXPORT_LAG_SECONDS]
-        #: the poll's time budget ran out: the streams not read yet stay where they are
-        self.budget_spent = False
         for update in state.pending:
             self.updates.setdefault(update.ticket, []).append(update)
         state.pending = []
@@ -530,9 +528,8 @@ class _PollRun:
         return body
 
     def cut(self, path: str, exc: PollBudgetSpent) -> None:
-        """Note that the poll's budget ended the read of ``path`` (it resumes next poll)."""
-        self.budget_spent = True
-        log.warning("zendesk: %s; %s is read on from here on the next poll", exc, path)
+        """Log that the poll's budget ended the read of ``path`` (it resumes next poll)."""
+        log.warning("zendesk: %s (%s is cut short here)", exc, path)
 
     def read_tickets(self) -> None:
         cursor = self.state.tickets_cursor
