@@ -146,6 +146,11 @@ class SourceType(StrEnum):
 _NEEDS_URL = {SourceType.ZENDESK, SourceType.FRESHDESK, SourceType.JIRA, SourceType.ZAMMAD}
 
 
+#: Longest ``source.poll_timeout`` and ``source.max_retry_after`` (seconds): the staleness
+#: alerts allow 15 minutes.
+_MAX_SOURCE_WAIT = 600.0
+
+
 class SourceConfig(_Strict):
     type: SourceType
     url: str | None = None
@@ -157,6 +162,14 @@ class SourceConfig(_Strict):
     poll_interval: PositiveDuration = parse_duration("60s")
     lookback: PositiveDuration = parse_duration("35d")
     timeout: PositiveDuration = parse_duration("30s")
+    poll_timeout: PositiveDuration = Field(
+        default=parse_duration("5m"),
+        description="most one poll may take; what is left is read on the next poll",
+    )
+    max_retry_after: PositiveDuration = Field(
+        default=parse_duration("5m"),
+        description="longest Retry-After honoured, in a poll and before the next one",
+    )
     page_size: int = Field(default=1000, ge=1, le=1000)
     priority_map: Annotated[dict[str, Priority], BeforeValidator(_string_keys)] = Field(
         default_factory=dict
@@ -226,6 +239,14 @@ class SourceConfig(_Strict):
                 )
         if self.token_file is not None and self.token_env is not None:
             problems.append("give either token_file or token_env, not both")
+        for key in ("poll_timeout", "max_retry_after"):
+            if getattr(self, key).seconds > _MAX_SOURCE_WAIT:
+                problems.append(
+                    f"{key} must be at most {_MAX_SOURCE_WAIT // 60:.0f}m, so that a helpdesk "
+                    "that hangs or asks to wait for hours shows in the alerts in time"
+                )
+        if self.poll_timeout.seconds < self.timeout.seconds:
+            problems.append("poll_timeout must be at least timeout (one whole request)")
         if self.type is SourceType.ZENDESK and self.auth != "oauth" and self.email is None:
             problems.append(
                 "a zendesk source with API token auth needs `email:` (the token's owner)"

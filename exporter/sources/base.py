@@ -9,11 +9,27 @@ from exporter.model import Ticket
 
 
 class SourceError(Exception):
-    """A poll failed; ``reason`` is a short, bounded label for metrics (e.g. ``http_429``)."""
+    """A poll failed; ``reason`` is a short, bounded label for metrics (e.g. ``rate_limited``).
 
-    def __init__(self, message: str, reason: str = "error") -> None:
+    The reasons of the HTTP sources are listed in
+    :data:`exporter.sources.http.REASONS`.  ``status`` is the HTTP status that
+    ended the request, when there was one; ``retry_after`` the seconds the
+    helpdesk asked to wait before the next request (already capped by
+    ``source.max_retry_after``), when it said.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        reason: str = "error",
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
 
 
 class SourceUnavailable(SourceError):

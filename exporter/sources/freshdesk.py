@@ -91,7 +91,14 @@ fails: the next poll starts again from the same cursor.
 
 **Watermark.** A listing read to its last page is complete up to ``now``
 minus :data:`LAG_SECONDS` (changes still being written); one cut short by
-``max_pages`` up to the largest ``updated_at`` it read, less a second.
+``max_pages`` or by the poll's time budget (``source.poll_timeout``) up to the
+largest ``updated_at`` it read, less a second.  A poll that runs out of time
+keeps what it read, so a large first sync progresses over several polls.
+
+**Stalls.** A listing that answers :data:`STALL_REPEATS` times in a row
+without moving (the same page again, or a ``Link`` to a page that is not
+after the current one) fails the poll with reason ``stalled`` instead of
+being read up to the page limits.
 """
 
 from __future__ import annotations
@@ -120,7 +127,7 @@ from exporter.model import (
 )
 from exporter.sla import next_response_clocks
 from exporter.sources.base import PollResult, SourceError
-from exporter.sources.http import BasicAuth, HelpdeskClient
+from exporter.sources.http import BasicAuth, HelpdeskClient, PollBudgetSpent
 from exporter.sources.values import id_order as _id_order
 from exporter.sources.values import instant as _instant
 from exporter.sources.values import iso as _iso
@@ -142,6 +149,8 @@ MAX_PER_PAGE = 100
 MAX_PAGES = 600
 #: Rating pages read per poll.
 MAX_RATING_PAGES = 50
+#: Answers in a row that do not move a listing before the poll fails with ``stalled``.
+STALL_REPEATS = 3
 #: Conversation pages read per ticket.
 MAX_CONVERSATION_PAGES = 10
 #: Changes this recent may still be being written: the watermark stays this far behind ``now``.
@@ -337,6 +346,7 @@ def freshdesk_client(
         config.url,
         auth=BasicAuth(secret, "X"),
         timeout=(min(10.0, read), read),
+        max_retry_after=config.max_retry_after.seconds,
         sleep=sleep,
         clock=clock,
     )
@@ -370,6 +380,7 @@ class FreshdeskSource:
         self.config = config
         self.client = client or freshdesk_client(config, sleep=sleep, clock=clock)
         self.lookback = config.lookback.seconds
+        self.poll_timeout = config.poll_timeout.seconds
         self.per_page = min(config.page_size, MAX_PER_PAGE)
         self.priority_map = {str(k).lower(): v for k, v in config.priority_map.items()}
         self.status_map = {str(k).lower(): v for k, v in config.status_map.items()}
@@ -404,13 +415,18 @@ class FreshdeskSource:
     # -- one poll --
 
     def poll(self, cursor: str | None, now: float) -> PollResult:
-        """Read what changed since ``cursor``; nothing is kept unless the whole poll succeeds."""
+        """Read what changed since ``cursor``; nothing is kept unless the whole poll succeeds.
+
+        Within ``source.poll_timeout``: a listing the budget cuts short keeps
+        what it read, and the watermark stays where its data is complete.
+        """
         state = CursorState.parse(cursor, now, self.lookback)
         attempts, codes = self.client.attempts, self.client.totals()
         run = _PollRun(self, state, now)
-        run.read_tickets()
-        run.read_ratings()
-        tickets = run.build()
+        with self.client.poll_budget(self.poll_timeout):
+            run.read_tickets()
+            run.read_ratings()
+            tickets = run.build()
         self._commit(run, tickets)
         return PollResult(
             tickets=tickets,
@@ -497,7 +513,7 @@ class _PollRun:
             raise SourceError(
                 f"GET {where}: expected a JSON list, got {type(body).__name__}; the same page "
                 "is asked for again on the next poll",
-                "malformed_json",
+                "bad_response",
             )
         records = [item for item in body if isinstance(item, Mapping)]
         if len(records) != len(body):
@@ -514,6 +530,7 @@ class _PollRun:
         newest, at_newest = position.since, set(position.seen)
         exhausted = False
         backwards = 0
+        stall = _Stall(TICKETS_PATH)
         for _ in range(source.max_pages):
             params: dict[str, str | int] = {
                 "updated_since": _iso(query_since),
@@ -524,7 +541,12 @@ class _PollRun:
                 "include": "stats",
             }
             where = f"{TICKETS_PATH} page {page_number} since {_iso(query_since)}"
-            records, next_page = self.page(TICKETS_PATH, params, where)
+            try:
+                records, next_page = self.page(TICKETS_PATH, params, where)
+            except PollBudgetSpent as exc:
+                log.warning("freshdesk: %s", exc)
+                break
+            stall.check(records, page_number, next_page)
             for index, raw in enumerate(records):
                 ticket_id = _id(raw.get("id"))
                 updated = _instant(raw.get("updated_at"))
@@ -557,8 +579,9 @@ class _PollRun:
                     at_newest = set()
                     break
                 query_since, page_number = newest, 1
+                stall = _Stall(TICKETS_PATH)
                 continue
-            page_number = next_page
+            page_number = max(page_number, next_page)
         if backwards:
             log.warning(
                 "freshdesk: %s returned %d tickets updated before the asked updated_since %s "
@@ -575,6 +598,7 @@ class _PollRun:
         position = self.state.ratings
         newest, at_newest = position.since, set(position.seen)
         page_number = 1
+        stall = _Stall(RATINGS_PATH)
         for _ in range(MAX_RATING_PAGES):
             params: dict[str, str | int] = {
                 "created_since": _iso(position.since),
@@ -582,7 +606,12 @@ class _PollRun:
                 "page": page_number,
             }
             where = f"{RATINGS_PATH} page {page_number}"
-            records, next_page = self.page(RATINGS_PATH, params, where)
+            try:
+                records, next_page = self.page(RATINGS_PATH, params, where)
+            except PollBudgetSpent as exc:
+                log.warning("freshdesk: %s", exc)
+                break
+            stall.check(records, page_number, next_page)
             for index, record in enumerate(records):
                 rating_id = _int(record.get("id"))
                 ticket = _id(record.get("ticket_id"))
@@ -602,7 +631,7 @@ class _PollRun:
                     self.ratings.append(WaitingRating(ticket, at, rating_id, rating))
             if next_page is None:
                 break
-            page_number = next_page
+            page_number = max(page_number, next_page)
         self.state.ratings = Position(newest, frozenset(at_newest))
 
     # -- building tickets --
@@ -740,7 +769,7 @@ class _PollRun:
             try:
                 events = self._conversations(ticket_id, requester)
             except SourceError as exc:
-                if exc.reason == "http_4xx":
+                if exc.reason == "http_4xx" or exc.status == 403:
                     del waiting[
                         ticket_id
                     ]  # deleted or not visible to this key: nothing to wait for
@@ -775,7 +804,7 @@ class _PollRun:
                 event = self._conversation_event(record, requester)
                 if event is not None:
                     events.append(event)
-            if next_page is None:
+            if next_page is None or next_page <= page_number:
                 break
             page_number = next_page
         return events
@@ -1019,19 +1048,19 @@ def fetch_business_hours(
         answer = client.get_json(f"{BUSINESS_HOURS_PATH}/{calendar_id}")
         if not isinstance(answer, Mapping):
             raise SourceError(
-                f"GET {BUSINESS_HOURS_PATH}/{calendar_id}: expected a JSON object", "malformed_json"
+                f"GET {BUSINESS_HOURS_PATH}/{calendar_id}: expected a JSON object", "bad_response"
             )
         return business_hours(answer)
     listed = client.get_json(BUSINESS_HOURS_PATH)
     if not isinstance(listed, list) or not listed:
         raise SourceError(
-            f"GET {BUSINESS_HOURS_PATH}: expected a list of calendars", "malformed_json"
+            f"GET {BUSINESS_HOURS_PATH}: expected a list of calendars", "bad_response"
         )
     calendars = [c for c in listed if isinstance(c, Mapping)]
     chosen = next((c for c in calendars if c.get("is_default") is True), None)
     if chosen is None:
         raise SourceError(
-            f"GET {BUSINESS_HOURS_PATH}: no calendar is marked is_default", "malformed_json"
+            f"GET {BUSINESS_HOURS_PATH}: no calendar is marked is_default", "bad_response"
         )
     return business_hours(chosen)
 
@@ -1101,8 +1130,43 @@ def fetch_sla_targets(client: HelpdeskClient, policy_id: int | str | None = None
 # --- small readers ----------------------------------------------------------------------------
 
 
+class _Stall:
+    """Counts answers in a row that do not move a listing; ``stalled`` after :data:`STALL_REPEATS`.
+
+    An answer does not move the listing when it repeats the previous page's
+    records, or when its ``Link`` points to a page that is not after it.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.repeats = 0
+        self.previous: list[tuple[Any, Any]] | None = None
+
+    def check(
+        self, records: Sequence[Mapping[str, Any]], page_number: int, next_page: int | None
+    ) -> None:
+        if next_page is None:
+            return  # the last page: nothing more to move to
+        content = [(r.get("id"), r.get("updated_at", r.get("created_at"))) for r in records]
+        same = content == self.previous or next_page <= page_number
+        self.previous = content
+        self.repeats = self.repeats + 1 if same else 0
+        if self.repeats >= STALL_REPEATS:
+            raise SourceError(
+                f"GET {self.path}: the listing answered the same page (or a link back to it) "
+                f"{STALL_REPEATS} times in a row at page {page_number}; it does not advance, so "
+                "the poll stops instead of reading it forever. It is asked again on the next "
+                "poll; if this persists, the helpdesk's paging is stuck",
+                "stalled",
+            )
+
+
 def _next_page(headers: Mapping[str, str], current: int) -> int | None:
-    """The page the ``Link`` header points to with ``rel="next"``, if any."""
+    """The page the ``Link`` header points to with ``rel="next"``, if any.
+
+    A link to a page that is not after ``current`` is returned as it is (the
+    caller counts it as a listing that does not advance).
+    """
     value = headers.get("Link") or headers.get("link")
     if not value:
         return None
@@ -1115,7 +1179,7 @@ def _next_page(headers: Mapping[str, str], current: int) -> int | None:
                 number = int(pages[0])
             except ValueError:
                 break
-            return number if number > current else None
+            return number
         return current + 1
     return None
 

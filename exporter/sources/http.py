@@ -1,4 +1,4 @@
-"""The HTTP client every helpdesk source shares: retries, time-outs, a rate budget, counts.
+"""The HTTP client every helpdesk source shares: retries, deadlines, a rate budget, counts.
 
 :class:`HelpdeskClient` wraps one :class:`requests.Session` whose adapter
 carries a urllib3 :class:`~urllib3.util.Retry`:
@@ -7,9 +7,25 @@ carries a urllib3 :class:`~urllib3.util.Retry`:
   connection and read errors, a bounded number of times.  A ``Retry-After``
   header (seconds, or an HTTP date) is honoured: no new request goes out
   before it has passed.  Without one, the wait is exponential back-off with
-  jitter.  A ``Retry-After`` longer than ``max_retry_after`` is not waited for
-  in the poll; the request fails with ``http_429`` and a ``retry_after`` hint
-  for the poller, so one poll never blocks for long.
+  jitter.  A ``Retry-After`` longer than ``max_retry_after`` (or than what is
+  left of the poll's budget) is not waited for: the request fails with
+  ``rate_limited`` and a ``retry_after`` hint for the poller, itself capped at
+  ``max_retry_after``, so neither a poll nor the pause before the next one
+  follows a helpdesk that asks for hours.
+* **Deadlines.** ``timeout`` is ``(connect, total)``: one attempt (connect,
+  headers and the whole body) never takes longer than ``total`` seconds, even
+  when the helpdesk trickles its answer a byte at a time; a watchdog shuts the
+  socket down when the time is up and the request fails with ``timeout``.
+  :meth:`HelpdeskClient.poll_budget` bounds a whole poll: retry waits and
+  rate-budget waits never run past it, and once it is spent every request
+  raises :class:`PollBudgetSpent`, which the sources treat like their page
+  limit (they keep what they read and resume on the next poll).
+* **Size.** Bodies are streamed; one larger than ``max_response_bytes``
+  (:data:`MAX_RESPONSE_BYTES` by default) is not read further and fails with
+  ``bad_response``, so memory stays bounded.
+* **Redirects** are never followed: a 3xx fails with ``redirect`` and a
+  message naming the target's scheme and host (``source.url`` should be the
+  final address).
 * **Rate budget.** Every answer's rate-limit headers (``ratelimit-remaining``,
   ``X-Rate-Limit-Remaining``, ``X-Ratelimit-Remaining``) update
   :attr:`HelpdeskClient.rate_limit_remaining`; when fewer than ``reserve``
@@ -22,14 +38,14 @@ carries a urllib3 :class:`~urllib3.util.Retry`:
   code; :meth:`HelpdeskClient.drain_counts` hands the counts over (for
   ``helpdesk_api_requests_total{code}``) and starts again.
 * **Errors** are :class:`~exporter.sources.base.SourceError` with a bounded
-  ``reason`` (:data:`REASONS`).  Messages name the method and the endpoint
-  path, never the host's credentials, the query string or a header.  Bodies of
-  failed answers are never parsed (a 429 is often ``text/plain``).
+  ``reason``, one of :data:`REASONS`.  Messages name the method and the
+  endpoint path, never the host's credentials, the query string or a header.
+  Bodies of failed answers are never parsed (a 429 is often ``text/plain``).
 
 All waiting goes through the injectable ``sleep`` and ``clock``, so tests run
-without real waits.  Waits happen inside :meth:`_ClientRetry.increment`, the
-one step both a real urllib3 pool and the ``responses`` test double go
-through before retrying.
+without real waits (the per-attempt watchdog alone runs on real time).  Waits
+happen inside :meth:`_ClientRetry.increment`, the one step both a real urllib3
+pool and the ``responses`` test double go through before retrying.
 """
 
 from __future__ import annotations
@@ -37,19 +53,31 @@ from __future__ import annotations
 import json
 import logging
 import random
+import socket
+import ssl
+import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from types import TracebackType
 from typing import Any, ClassVar, Self, cast
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase, HTTPBasicAuth
-from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ResponseError,
+)
+from urllib3.exceptions import SSLError as Urllib3SSLError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from urllib3.response import BaseHTTPResponse
+from urllib3.response import BaseHTTPResponse, HTTPResponse
 from urllib3.util.retry import Retry
 
 from exporter import __version__
@@ -57,15 +85,19 @@ from exporter.sources.base import SourceError
 
 log = logging.getLogger(__name__)
 
-#: Every ``SourceError.reason`` this client raises.
+#: Every ``SourceError.reason`` a helpdesk source raises (``helpdesk_poll_errors_total{reason}``).
 REASONS = (
-    "http_429",
-    "http_5xx",
-    "http_4xx",
-    "http_3xx",
-    "timeout",
-    "connection",
-    "malformed_json",
+    "dns",  # the helpdesk's host name does not resolve
+    "connect",  # connection refused, unreachable, or dropped before an answer
+    "tls",  # certificate or TLS handshake failure
+    "timeout",  # no complete answer within source.timeout
+    "auth",  # HTTP 401 or 403: credentials refused or lacking a permission
+    "rate_limited",  # HTTP 429 after retries, or a Retry-After over source.max_retry_after
+    "http_5xx",  # server errors after retries
+    "http_4xx",  # any other 4xx (404 wrong URL, 400 bad parameters, ...)
+    "bad_response",  # not JSON, not the expected shape, cut short, or too large
+    "redirect",  # a 3xx: redirects are not followed
+    "stalled",  # an export whose position does not advance
 )
 #: Status codes a GET is retried on.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -74,17 +106,31 @@ REMAINING_HEADERS = ("ratelimit-remaining", "x-rate-limit-remaining", "x-ratelim
 #: Header that carries the seconds until the rate-limit window resets.
 RESET_HEADER = "ratelimit-reset"
 USER_AGENT = f"helpdesk-slo-exporter/{__version__}"
+#: Largest answer read (bytes, after decompression); a larger one fails with ``bad_response``.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+#: Bodies are read in chunks of this size, the deadline checked between them.
+CHUNK_BYTES = 64 * 1024
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 
 
 class RateLimited(SourceError):
-    """The helpdesk kept answering 429; ``retry_after`` is its advice in seconds, if any."""
+    """The helpdesk kept answering 429; ``retry_after`` is its advice in seconds, capped."""
 
     def __init__(self, message: str, retry_after: float | None) -> None:
-        super().__init__(message, "http_429")
-        self.retry_after = retry_after
+        super().__init__(message, "rate_limited", status=429, retry_after=retry_after)
+
+
+class PollBudgetSpent(SourceError):
+    """The poll's time budget ran out before this request could be made or finished.
+
+    Sources stop reading where they are (as at their page limit) and keep what
+    they read; the rest is read on the next poll.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "timeout")
 
 
 class BearerAuth(AuthBase):
@@ -108,6 +154,104 @@ class BasicAuth(HTTPBasicAuth):
         return "BasicAuth(<hidden>)"
 
 
+# --- the per-attempt deadline -------------------------------------------------------------------
+
+
+class _Watchdog:
+    """Shuts the sockets of one request attempt down when its deadline passes.
+
+    A socket time-out bounds each read, not the answer: a helpdesk sending one
+    byte a second never trips it.  The watchdog bounds the whole attempt.
+    """
+
+    def __init__(self, seconds: float, by_poll: bool) -> None:
+        self.deadline = time.monotonic() + seconds
+        #: the poll's budget, not the request's own time-out, set this deadline
+        self.by_poll = by_poll
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            if self._done:
+                return
+            self._sockets.append(sock)
+            if not self.expired:
+                return
+        _shutdown(sock)
+
+    def passed(self) -> bool:
+        return self.expired or time.monotonic() >= self.deadline
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shutdown(sock)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._done = True
+            self._sockets.clear()
+        self._timer.cancel()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with suppress(OSError):  # already closed
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+#: The watchdog of the request attempt running in this thread, if any.
+_current = threading.local()
+
+
+def _watch_current(sock: socket.socket | None) -> None:
+    watchdog: _Watchdog | None = getattr(_current, "watchdog", None)
+    if watchdog is not None:
+        watchdog.watch(sock)
+
+
+class _WatchedConnection(HTTPConnection):
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]
+        _watch_current(self.sock)
+        return super().getresponse()
+
+
+class _WatchedTLSConnection(HTTPSConnection):
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]
+        _watch_current(self.sock)
+        return super().getresponse()
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedTLSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedTLSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """``HTTPAdapter`` whose connections hand their socket to the running watchdog."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedTLSPool}
+
+
+# --- retries ------------------------------------------------------------------------------------
+
+
 class _ClientRetry(Retry):
     """urllib3 ``Retry`` that counts each retried answer and waits through the client.
 
@@ -128,31 +272,37 @@ class _ClientRetry(Retry):
         _stacktrace: TracebackType | None = None,
     ) -> Self:
         owner = type(self).owner
+        pool = cast(ConnectionPool, _pool)
         retry_after: float | None = None
         if response is not None:
+            owner._last_status = response.status
             if self.respect_retry_after_header:
                 retry_after = self.get_retry_after(response)
             if retry_after is not None and retry_after > owner.max_retry_after:
                 owner._last_retry_after = retry_after
-                raise MaxRetryError(
-                    cast(ConnectionPool, _pool), url or "", ResponseError("Retry-After too long")
-                )
+                raise MaxRetryError(pool, url or "", ResponseError("Retry-After too long"))
         else:
             owner._attempts += 1
         new = super().increment(method, url, response, error, _pool, _stacktrace)
         wait = retry_after if retry_after is not None else owner._backoff(len(new.history))
-        if owner._waited + wait > owner.max_retry_wait:
+        if owner._waited + wait > owner.max_retry_wait or not owner._fits_in_poll(wait):
+            if response is not None:
+                owner._last_retry_after = retry_after
             reason = error if error is not None else ResponseError("retry wait budget spent")
-            raise MaxRetryError(cast(ConnectionPool, _pool), url or "", reason)
+            raise MaxRetryError(pool, url or "", reason)
         if response is not None:  # answers that end the request are counted by the client
             owner._observe(response.status, response.headers)
         owner._waited += wait
         owner._last_retry_after = retry_after
         owner._wait(wait)
+        owner._arm()  # the next attempt has its own deadline
         return new
 
     def sleep(self, response: BaseHTTPResponse | None = None) -> None:
         """Waiting already happened in :meth:`increment`."""
+
+
+# --- the client ---------------------------------------------------------------------------------
 
 
 class HelpdeskClient:
@@ -160,8 +310,10 @@ class HelpdeskClient:
 
     ``base_url`` is the helpdesk's root (``https://acme.zendesk.com``); paths
     given to :meth:`get_json` are appended to it.  ``timeout`` is ``(connect,
-    read)`` seconds.  ``auth`` is anything :mod:`requests` accepts
-    (``(user, password)`` or an :class:`~requests.auth.AuthBase`).
+    total)`` seconds: the most a connection may take, and the most one attempt
+    (connect, headers and the whole body) may take.  ``auth`` is anything
+    :mod:`requests` accepts (``(user, password)`` or an
+    :class:`~requests.auth.AuthBase`).
     """
 
     def __init__(
@@ -174,8 +326,9 @@ class HelpdeskClient:
         backoff_factor: float = 1.0,
         backoff_max: float = 30.0,
         backoff_jitter: float = 1.0,
-        max_retry_after: float = 120.0,
+        max_retry_after: float = 300.0,
         max_retry_wait: float = 300.0,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
         reserve: int = 2,
         rate_window: float = 60.0,
         window_limits: Mapping[str, tuple[int, float]] | None = None,
@@ -191,6 +344,7 @@ class HelpdeskClient:
         self.backoff_jitter = backoff_jitter
         self.max_retry_after = max_retry_after
         self.max_retry_wait = max_retry_wait
+        self.max_response_bytes = max_response_bytes
         self.reserve = reserve
         self.rate_window = rate_window
         self.window_limits = dict(window_limits or {})
@@ -206,11 +360,15 @@ class HelpdeskClient:
         self._attempts = 0
         self._waited = 0.0
         self._last_retry_after: float | None = None
+        self._last_status: int | None = None
+        self._poll_deadline: float | None = None
+        self._poll_seconds = 0.0
+        self._watchdog: _Watchdog | None = None
         self._recent: dict[str, deque[float]] = {prefix: deque() for prefix in self.window_limits}
         self.session = session or requests.Session()
         self.session.auth = auth
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
-        adapter = HTTPAdapter(max_retries=self._retry(retries))
+        adapter = _Adapter(max_retries=self._retry(retries))
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
 
@@ -254,6 +412,33 @@ class HelpdeskClient:
     def close(self) -> None:
         self.session.close()
 
+    # -- the poll's budget --
+
+    @contextmanager
+    def poll_budget(self, seconds: float) -> Iterator[None]:
+        """Bound every request and wait inside the block to ``seconds`` in all (on ``clock``)."""
+        self._poll_deadline = self._clock() + seconds
+        self._poll_seconds = seconds
+        try:
+            yield
+        finally:
+            self._poll_deadline = None
+
+    def _poll_left(self) -> float | None:
+        if self._poll_deadline is None:
+            return None
+        return self._poll_deadline - self._clock()
+
+    def _fits_in_poll(self, wait: float) -> bool:
+        left = self._poll_left()
+        return left is None or wait < left
+
+    def _budget_spent(self, where: str) -> PollBudgetSpent:
+        return PollBudgetSpent(
+            f"{where}: the poll's time budget ({self._poll_seconds:g}s, source.poll_timeout) "
+            "is spent; the rest is read on the next poll"
+        )
+
     # -- requests --
 
     def get_json(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
@@ -265,42 +450,143 @@ class HelpdeskClient:
     ) -> tuple[Any, Mapping[str, str]]:
         """Like :meth:`get_json`, also returning the answer's headers (e.g. ``Link`` for paging)."""
         where = f"GET {path}"
-        self._before_request(path)
+        self._before_request(where, path)
         self._waited = 0.0
         self._last_retry_after = None
+        self._last_status = None
         attempts_before = self._attempts
+        self._arm()
         try:
-            response = self.session.get(
-                self.base_url + path, params=dict(params or {}), timeout=self.timeout
-            )
+            try:
+                response = self.session.get(
+                    self.base_url + path,
+                    params=dict(params or {}),
+                    timeout=(self.timeout[0], self.timeout[1]),
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.exceptions.RequestException as exc:
+                # the last failed attempt is counted here unless the retry object already did
+                self._attempts = max(self._attempts, attempts_before + 1)
+                raise self._transport_error(where, exc) from None
+            try:
+                self._observe(response.status_code, response.headers)
+                self._check_status(where, response)
+                body = self._read(where, response)
+            finally:
+                response.close()
+        finally:
+            self._disarm()
+        return self._decode(where, body), response.headers
+
+    def _arm(self) -> None:
+        """Start the deadline of one attempt: ``timeout`` total, or what is left of the poll."""
+        self._disarm()
+        seconds, by_poll = self.timeout[1], False
+        left = self._poll_left()
+        if left is not None and left < seconds:
+            seconds, by_poll = max(left, 0.0), True
+        self._watchdog = _Watchdog(seconds, by_poll)
+        _current.watchdog = self._watchdog
+
+    def _disarm(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog = None
+        _current.watchdog = None
+
+    def _timed_out(self, where: str) -> SourceError:
+        watchdog = self._watchdog
+        if watchdog is not None and watchdog.by_poll:
+            return self._budget_spent(where)
+        return SourceError(
+            f"{where}: the helpdesk did not answer in full within {self.timeout[1]:g}s "
+            "(source.timeout: connect, headers and body); it will be retried on the next poll",
+            "timeout",
+        )
+
+    def _read(self, where: str, response: requests.Response) -> bytes:
+        """The body, in chunks, within the attempt's deadline and the size cap."""
+        cap = self.max_response_bytes
+        declared = _first_number(response.headers, ("Content-Length",))
+        if declared is not None and declared > cap:
+            raise self._too_large(where, f"it announces {declared:.0f} bytes")
+        watchdog = self._watchdog
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                size += len(chunk)
+                if size > cap:
+                    raise self._too_large(where, "it is longer")
+                chunks.append(chunk)
+                if watchdog is not None and watchdog.passed():
+                    raise self._timed_out(where)
         except requests.exceptions.RequestException as exc:
-            # the last failed attempt is counted here unless the retry object already did
-            self._attempts = max(self._attempts, attempts_before + 1)
-            raise self._transport_error(where, exc) from None
-        self._observe(response.status_code, response.headers)
-        return self._decode(where, response), response.headers
+            if watchdog is not None and watchdog.passed():
+                raise self._timed_out(where) from None
+            raise SourceError(
+                f"{where}: the answer was cut short ({type(exc).__name__}); "
+                "the same page is asked for again on the next poll",
+                "bad_response",
+            ) from None
+        if watchdog is not None and watchdog.expired:
+            raise self._timed_out(where)  # the watchdog ended the body early
+        return b"".join(chunks)
+
+    def _too_large(self, where: str, how: str) -> SourceError:
+        return SourceError(
+            f"{where}: the answer is larger than {self.max_response_bytes} bytes ({how}); "
+            "it was not read further. Lower source.page_size so pages stay smaller",
+            "bad_response",
+        )
 
     def _transport_error(
         self, where: str, exc: requests.exceptions.RequestException
     ) -> SourceError:
         """A request that got no usable answer, as a bounded reason (never the URL)."""
+        watchdog = self._watchdog
+        if watchdog is not None and watchdog.expired:
+            return self._timed_out(where)
         if isinstance(exc, requests.exceptions.RetryError):
-            return self._rate_limited(where)
-        if isinstance(exc, requests.exceptions.Timeout) or _caused_by_timeout(exc):
+            return self._retries_spent(where)
+        if _caused_by(exc, socket.gaierror, NameResolutionError):
             return SourceError(
-                f"{where}: the helpdesk did not answer within {self.timeout[1]:g}s "
-                f"(connect {self.timeout[0]:g}s); it will be retried on the next poll",
-                "timeout",
+                f"{where}: the helpdesk's host name does not resolve (DNS); "
+                "check the host in source.url and the DNS setup",
+                "dns",
             )
+        if _caused_by(exc, ssl.SSLError, ssl.CertificateError, Urllib3SSLError) or isinstance(
+            exc, requests.exceptions.SSLError
+        ):
+            return SourceError(
+                f"{where}: the TLS handshake with the helpdesk failed (certificate or protocol); "
+                "check that source.url is the helpdesk's https address and that its "
+                "certificate is trusted here",
+                "tls",
+            )
+        if _caused_by_timeout(exc):
+            return self._timed_out(where)
         if isinstance(exc, requests.exceptions.ConnectionError):
             return SourceError(
-                f"{where}: cannot connect to the helpdesk (DNS, TLS or network error); "
+                f"{where}: cannot connect to the helpdesk (refused, unreachable or dropped); "
                 "check source.url and the network path",
-                "connection",
+                "connect",
             )
-        return SourceError(f"{where}: request failed ({type(exc).__name__})", "connection")
+        return SourceError(f"{where}: request failed ({type(exc).__name__})", "connect")
 
-    def _decode(self, where: str, response: requests.Response) -> Any:
+    def _retries_spent(self, where: str) -> SourceError:
+        status = self._last_status
+        if status is None or status == 429:
+            return self._rate_limited(where)
+        return SourceError(
+            f"{where}: the helpdesk answered HTTP {status} after retries; "
+            "it will be retried on the next poll",
+            "http_5xx" if status >= 500 else "http_4xx",
+            status=status,
+        )
+
+    def _check_status(self, where: str, response: requests.Response) -> None:
         status = response.status_code
         if status == 429:
             raise self._rate_limited(where, response.headers)
@@ -309,27 +595,44 @@ class HelpdeskClient:
                 f"{where}: the helpdesk answered HTTP {status} after retries; "
                 "it will be retried on the next poll",
                 "http_5xx",
+                status=status,
             )
+        if status in (401, 403):
+            raise SourceError(f"{where}: HTTP {status}: {_hint(status)}", "auth", status=status)
         if status >= 400:
-            raise SourceError(f"{where}: HTTP {status}: {_hint(status)}", "http_4xx")
+            raise SourceError(f"{where}: HTTP {status}: {_hint(status)}", "http_4xx", status=status)
         if status >= 300:
+            target = _origin(urljoin(response.url, response.headers.get("Location") or ""))
+            to = f" to {target}" if target else ""
             raise SourceError(
-                f"{where}: HTTP {status} redirect was not followed; check source.url", "http_3xx"
+                f"{where}: HTTP {status} redirects{to}; redirects are not followed: "
+                "set source.url to the final address",
+                "redirect",
+                status=status,
             )
+
+    def _decode(self, where: str, body: bytes) -> Any:
         try:
-            return json.loads(response.content)
+            return json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise SourceError(
                 f"{where}: the answer is not valid JSON ({_json_problem(exc)}); "
                 "the same page is asked for again on the next poll",
-                "malformed_json",
+                "bad_response",
             ) from None
 
     def _rate_limited(self, where: str, headers: Mapping[str, str] | None = None) -> RateLimited:
         retry_after = self._last_retry_after
         if headers is not None:
             retry_after = _parse_retry_after(headers.get("Retry-After")) or retry_after
-        advice = f"; it asks to retry after {retry_after:g}s" if retry_after is not None else ""
+        advice = ""
+        if retry_after is not None:
+            advice = f"; it asks to retry after {retry_after:g}s"
+            if retry_after > self.max_retry_after:
+                advice += (
+                    f", the next poll waits {self.max_retry_after:g}s (source.max_retry_after)"
+                )
+                retry_after = self.max_retry_after
         return RateLimited(f"{where}: rate limited by the helpdesk (HTTP 429){advice}", retry_after)
 
     # -- bookkeeping shared with the retry object --
@@ -354,8 +657,17 @@ class HelpdeskClient:
         if seconds > 0:
             self._sleep(seconds)
 
-    def _before_request(self, path: str) -> None:
+    def _wait_in_poll(self, where: str, seconds: float) -> None:
+        """Wait before a request, unless the wait would outlast the poll's budget."""
+        if not self._fits_in_poll(seconds):
+            raise self._budget_spent(where)
+        self._wait(seconds)
+
+    def _before_request(self, where: str, path: str) -> None:
         """Wait when the rate budget is nearly spent or a path window is full."""
+        left = self._poll_left()
+        if left is not None and left <= 0:
+            raise self._budget_spent(where)
         remaining = self.rate_limit_remaining
         if remaining is not None and remaining <= self.reserve:
             window = self._reset_after if self._reset_after is not None else self.rate_window
@@ -367,7 +679,7 @@ class HelpdeskClient:
                     wait,
                     path,
                 )
-                self._wait(wait)
+                self._wait_in_poll(where, wait)
             self.rate_limit_remaining = None
         for prefix, (count, seconds) in self.window_limits.items():
             if not path.startswith(prefix):
@@ -385,13 +697,13 @@ class HelpdeskClient:
                     seconds,
                     wait,
                 )
-                self._wait(wait)
+                self._wait_in_poll(where, wait)
                 recent.popleft()
             recent.append(self._clock())
 
 
-def _caused_by_timeout(exc: BaseException) -> bool:
-    """Whether a timeout hides inside a wrapped error (urllib3 wraps exhausted read time-outs)."""
+def _errors(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every error wrapped inside it (urllib3 and requests nest them)."""
     seen: set[int] = set()
     pending: list[BaseException] = [exc]
     while pending:
@@ -399,15 +711,44 @@ def _caused_by_timeout(exc: BaseException) -> bool:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, TimeoutError | Urllib3Timeout | requests.exceptions.Timeout):
-            return True
+        yield current
         reason = getattr(current, "reason", None)
         if isinstance(reason, BaseException):
             pending.append(reason)
         pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
         if current.__cause__ is not None:
             pending.append(current.__cause__)
-    return False
+
+
+def _caused_by(exc: BaseException, *kinds: type[BaseException]) -> bool:
+    return any(isinstance(error, kinds) for error in _errors(exc))
+
+
+def _caused_by_timeout(exc: BaseException) -> bool:
+    """Whether a timeout hides inside a wrapped error (urllib3 wraps exhausted read time-outs).
+
+    urllib3's ``NewConnectionError`` (refused, unresolvable) is a subclass of
+    its connect time-out; it is not a time-out.
+    """
+    return any(
+        isinstance(error, TimeoutError | Urllib3Timeout | requests.exceptions.Timeout)
+        and not isinstance(error, NewConnectionError)
+        for error in _errors(exc)
+    )
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: no credentials, path or query."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return ""
+    if not parts.scheme or not host:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
 def _first_number(headers: Mapping[str, str], names: tuple[str, ...]) -> float | None:

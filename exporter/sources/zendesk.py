@@ -74,8 +74,15 @@ refused: the previous one is kept and a warning logged.
 
 **Watermark.** Zendesk's exports exclude the last minute.  A stream read to
 ``end_of_stream`` is complete up to ``now - 60 s``; one cut short (page limit,
-refused cursor) up to where it stopped.  The watermark is the minimum over
-the streams, also held back by pending updates.
+the poll's time budget ``source.poll_timeout``, refused cursor) up to where it
+stopped.  The watermark is the minimum over the streams, also held back by
+pending updates.  A poll that runs out of time keeps what it read: a large
+first sync progresses over several polls.
+
+**Stalls.** An export that answers :data:`STALL_REPEATS` times in a row
+without moving (the same ``after_cursor`` without ``end_of_stream``, or a
+time-based page whose ``end_time`` stays at ``start_time`` with nothing new)
+fails the poll with reason ``stalled`` instead of being read forever.
 """
 
 from __future__ import annotations
@@ -101,7 +108,7 @@ from exporter.model import (
     TicketEvent,
 )
 from exporter.sources.base import PollResult, SourceError
-from exporter.sources.http import BasicAuth, BearerAuth, HelpdeskClient
+from exporter.sources.http import BasicAuth, BearerAuth, HelpdeskClient, PollBudgetSpent
 from exporter.sources.values import id_order as _id_order
 from exporter.sources.values import instant as _instant
 from exporter.sources.values import iso as _iso
@@ -124,6 +131,8 @@ EXPORT_LAG_SECONDS = 60
 TIME_BASED_PAGE = 1000
 #: Pages read per stream and poll; the rest is read on the next poll.
 MAX_PAGES = 200
+#: Answers in a row that do not move an export before the poll fails with ``stalled``.
+STALL_REPEATS = 3
 #: Rating pages are read with this much overlap (ratings are de-duplicated per ticket).
 RATINGS_OVERLAP_SECONDS = 60
 RATINGS_PAGE = 100
@@ -325,6 +334,7 @@ def zendesk_client(
         config.url,
         auth=auth,
         timeout=(min(10.0, read), read),
+        max_retry_after=config.max_retry_after.seconds,
         window_limits=dict([INCREMENTAL_LIMIT]),
         sleep=sleep,
         clock=clock,
@@ -361,6 +371,7 @@ class ZendeskSource:
         self.native = native
         self.client = client or zendesk_client(config, sleep=sleep, clock=clock)
         self.lookback = config.lookback.seconds
+        self.poll_timeout = config.poll_timeout.seconds
         self.page_size = config.page_size
         self.priority_map = {str(k).lower(): v for k, v in config.priority_map.items()}
         self.status_map = {str(k).lower(): v for k, v in config.status_map.items()}
@@ -413,15 +424,20 @@ class ZendeskSource:
     # -- one poll --
 
     def poll(self, cursor: str | None, now: float) -> PollResult:
-        """Read what changed since ``cursor``; nothing is kept unless the whole poll succeeds."""
+        """Read what changed since ``cursor``; nothing is kept unless the whole poll succeeds.
+
+        Within ``source.poll_timeout``: a stream the budget cuts short keeps
+        what it read, and the watermark stays where its data is complete.
+        """
         state = CursorState.parse(cursor, now, self.lookback)
         attempts, codes = self.client.attempts, self.client.totals()
         run = _PollRun(self, state, now)
-        run.read_tickets()
-        run.read_ticket_events()
-        if self.native:
-            run.read_metric_events()
-        run.read_ratings()
+        with self.client.poll_budget(self.poll_timeout):
+            run.read_tickets()
+            run.read_ticket_events()
+            if self.native:
+                run.read_metric_events()
+            run.read_ratings()
         tickets = run.build()
         self._commit(run, tickets)
         return PollResult(
@@ -507,9 +523,13 @@ class _PollRun:
         body = self.client.get_json(path, params)
         if not isinstance(body, Mapping):
             raise SourceError(
-                f"GET {path}: expected a JSON object, got {type(body).__name__}", "malformed_json"
+                f"GET {path}: expected a JSON object, got {type(body).__name__}", "bad_response"
             )
         return body
+
+    def cut(self, path: str, exc: PollBudgetSpent) -> None:
+        """Log that the poll's budget ended the read of ``path`` (it resumes next poll)."""
+        log.warning("zendesk: %s (%s is cut short here)", exc, path)
 
     def read_tickets(self) -> None:
         cursor = self.state.tickets_cursor
@@ -519,8 +539,13 @@ class _PollRun:
         else:
             params["start_time"] = self.state.history_start
         exhausted = False
+        repeats = 0
         for number in range(1, MAX_PAGES + 1):
-            page = self.page(TICKETS_PATH, params)
+            try:
+                page = self.page(TICKETS_PATH, params)
+            except PollBudgetSpent as exc:
+                self.cut(TICKETS_PATH, exc)
+                break
             for index, raw in enumerate(_records(page, "tickets")):
                 ticket_id = _id(raw.get("id"))
                 if ticket_id is None:
@@ -551,6 +576,9 @@ class _PollRun:
                 break
             if not (isinstance(after, str) and after):
                 break
+            repeats = repeats + 1 if after == params.get("cursor") else 0
+            if repeats >= STALL_REPEATS:
+                raise _stalled(TICKETS_PATH, "the same after_cursor without end_of_stream")
             params = {"per_page": self.source.page_size, "include": "users", "cursor": after}
         self.state.tickets_cursor = cursor
         if not exhausted:
@@ -602,8 +630,13 @@ class _PollRun:
         start = stream.start_time
         read: dict[str, float] = {seen: float(start) for seen in stream.seen}
         exhausted = False
+        repeats = 0
         for number in range(1, MAX_PAGES + 1):
-            page = self.page(path, {"start_time": start, **extra})
+            try:
+                page = self.page(path, {"start_time": start, **extra})
+            except PollBudgetSpent as exc:
+                self.cut(path, exc)
+                break
             where = f"{path} page {number}"
             items = _records(page, key)
             end_time = page.get("end_time")
@@ -613,7 +646,7 @@ class _PollRun:
                 raise SourceError(
                     f"GET {path}: the answer has no end_time; the same page is asked for "
                     "again on the next poll",
-                    "malformed_json",
+                    "bad_response",
                 )
             fresh = 0
             for index, item in enumerate(items):
@@ -646,8 +679,9 @@ class _PollRun:
             ):
                 exhausted = True
                 break
-            if not moved and not fresh:
-                break  # a full page of one second that we have all read already
+            repeats = 0 if moved or fresh else repeats + 1
+            if repeats >= STALL_REPEATS:
+                raise _stalled(path, f"a page whose end_time stays at start_time {_iso(start)}")
         if not exhausted:
             self.marks.append(float(start))
         seen = frozenset(name for name, at in read.items() if at >= start)
@@ -660,14 +694,22 @@ class _PollRun:
             "start_time": start,
             "page[size]": RATINGS_PAGE,
         }
+        repeats = 0
         for number in range(1, MAX_PAGES + 1):
-            page = self.page(RATINGS_PATH, params)
+            try:
+                page = self.page(RATINGS_PATH, params)
+            except PollBudgetSpent as exc:
+                self.cut(RATINGS_PATH, exc)
+                return  # read again from the same start on the next poll
             for index, rating in enumerate(_records(page, "satisfaction_ratings")):
                 self._rating(rating, f"{RATINGS_PATH} page {number}: [{index}]")
             meta = page.get("meta")
             after = meta.get("after_cursor") if isinstance(meta, Mapping) else None
             if not (isinstance(meta, Mapping) and meta.get("has_more") is True and after):
                 break
+            repeats = repeats + 1 if str(after) == params.get("page[after]") else 0
+            if repeats >= STALL_REPEATS:
+                raise _stalled(RATINGS_PATH, "the same after_cursor with has_more")
             params = {**params, "page[after]": str(after)}
         self.state.ratings_start = max(start, self.limit - RATINGS_OVERLAP_SECONDS)
 
@@ -986,7 +1028,7 @@ def fetch_schedule(client: HelpdeskClient, schedule_id: int | str) -> ScheduleHo
     schedule = client.get_json(SCHEDULE_PATH.format(id=schedule_id))
     holidays = client.get_json(HOLIDAYS_PATH.format(id=schedule_id))
     if not isinstance(schedule, Mapping) or not isinstance(holidays, Mapping):
-        raise SourceError(f"schedule {schedule_id}: expected JSON objects", "malformed_json")
+        raise SourceError(f"schedule {schedule_id}: expected JSON objects", "bad_response")
     listed = holidays.get("holidays") or []
     return schedule_hours(schedule, [h for h in listed if isinstance(h, Mapping)])
 
@@ -999,8 +1041,17 @@ def _records(page: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise SourceError(f"the answer's {key!r} is not a list", "malformed_json")
+        raise SourceError(f"the answer's {key!r} is not a list", "bad_response")
     return [item for item in value if isinstance(item, Mapping)]
+
+
+def _stalled(path: str, what: str) -> SourceError:
+    return SourceError(
+        f"GET {path}: the export answered {what} {STALL_REPEATS} times in a row; it does not "
+        "advance, so the poll stops instead of reading it forever. It is asked again on the "
+        "next poll; if this persists, the helpdesk's export is stuck",
+        "stalled",
+    )
 
 
 def _id(value: Any) -> str | None:

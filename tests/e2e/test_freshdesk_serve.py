@@ -726,7 +726,7 @@ def test_a_wrong_api_key_is_refused_and_never_logged(start: Start, fake: FakeFre
     scrape = serve.scrape()
     assert scrape.value("helpdesk_up", source=SOURCE) == 0
     assert set(codes) == {"401"}  # a 401 is not retried: one request per poll
-    errors = scrape.value("helpdesk_poll_errors_total", source=SOURCE, reason="http_4xx")
+    errors = scrape.value("helpdesk_poll_errors_total", source=SOURCE, reason="auth")
     assert errors is not None and errors >= 1
     assert scrape.nonzero("helpdesk_slo_events_total", "slo", "result") == {}
     assert "not-the-key-5f2a" not in serve.log

@@ -56,7 +56,12 @@ requests a minute).
 **Faults** are injected per endpoint (``tickets``, ``ticket_events``,
 ``metric_events``, ``ratings``) with :meth:`FakeZendesk.fail`: an HTTP status
 (429 or 5xx), an optional ``Retry-After``, for a number of answers or until
-:meth:`FakeZendesk.heal`.  Every request is logged (:class:`Request`: when,
+:meth:`FakeZendesk.heal`.  :meth:`FakeZendesk.misbehave` injects answers that
+are not errors: ``stall`` (the page asked for, but the export does not move:
+the same ``after_cursor``, an ``end_time`` that stays at ``start_time``, the
+same ratings cursor, never the end), ``trickle`` (the right answer, one body
+byte every :attr:`FakeZendesk.trickle_pace` seconds) and ``redirect`` (a 301
+to another host).  Every request is logged (:class:`Request`: when,
 the endpoint, the query parameters and the status answered).
 """
 
@@ -382,6 +387,18 @@ class Fault:
     times: int | None  # None: until heal()
 
 
+#: What :meth:`FakeZendesk.misbehave` can make an endpoint do.
+MISBEHAVIOURS = ("stall", "trickle", "redirect")
+#: Where ``redirect`` sends the client.
+REDIRECT_TO = "https://moved.acme.example"
+
+
+@dataclass
+class Misbehaviour:
+    kind: str
+    times: int | None  # None: until heal()
+
+
 # --- the fake -----------------------------------------------------------------------------------
 
 
@@ -421,6 +438,9 @@ class FakeZendesk:
         self._next_id = 926256957000
         self._served_until = -1  # newest instant an export has shown
         self._faults: dict[str, deque[Fault]] = {name: deque() for name in ENDPOINTS}
+        self._misbehaviours: dict[str, Misbehaviour] = {}
+        #: seconds between the body bytes of a ``trickle`` answer
+        self.trickle_pace = 0.05
         self._requests: list[Request] = []
         self._recent: deque[float] = deque()
         self._recent_incremental: deque[float] = deque()
@@ -672,11 +692,24 @@ class FakeZendesk:
         with self._lock:
             self._faults[endpoint].append(Fault(status, retry_after, times))
 
+    def misbehave(self, endpoint: str, kind: str, *, times: int | None = None) -> None:
+        """Answer the next ``times`` requests of ``endpoint`` with ``kind`` (None: until healed).
+
+        ``kind`` is one of :data:`MISBEHAVIOURS` (see the module documentation).
+        """
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r} (known: {', '.join(ENDPOINTS)})")
+        if kind not in MISBEHAVIOURS:
+            raise ValueError(f"unknown misbehaviour {kind!r} (known: {', '.join(MISBEHAVIOURS)})")
+        with self._lock:
+            self._misbehaviours[endpoint] = Misbehaviour(kind, times)
+
     def heal(self, endpoint: str | None = None) -> None:
-        """Drop the faults of ``endpoint`` (of every endpoint when None)."""
+        """Drop the faults and misbehaviours of ``endpoint`` (of every endpoint when None)."""
         with self._lock:
             for name in [endpoint] if endpoint else list(ENDPOINTS):
                 self._faults[name].clear()
+                self._misbehaviours.pop(name, None)
 
     # -- what happened --
 
@@ -771,13 +804,35 @@ class FakeZendesk:
     def answer(
         self, path: str, params: Mapping[str, str], authorization: str | None
     ) -> tuple[int, dict[str, str], bytes]:
-        """Status, headers and body for one GET (called by the HTTP handler)."""
+        """Status, headers and body for one GET."""
+        return self.paced_answer(path, params, authorization)[:3]
+
+    def paced_answer(
+        self, path: str, params: Mapping[str, str], authorization: str | None
+    ) -> tuple[int, dict[str, str], bytes, float]:
+        """:meth:`answer` and the seconds between body bytes (0: all at once; for the handler)."""
         endpoint = next((name for name, p in ENDPOINTS.items() if p == path), None)
         with self._lock:
             now = self.clock()
             status, headers, body = self._answer(endpoint, path, params, authorization, now)
             self._requests.append(Request(now, endpoint or "", path, dict(params), status))
-        return status, headers, body
+            pace = 0.0
+            misbehaviour = self._misbehaviours.get(endpoint or "")
+            if status == 200 and misbehaviour is not None:
+                if misbehaviour.times is not None:
+                    misbehaviour.times -= 1
+                    if misbehaviour.times <= 0:
+                        del self._misbehaviours[endpoint or ""]
+                if misbehaviour.kind == "trickle":
+                    pace = self.trickle_pace
+                elif misbehaviour.kind == "redirect":
+                    location = f"{REDIRECT_TO}{path}?{urlencode(params)}"
+                    headers = {"Location": location, "Content-Type": "text/html"}
+                    status, body = 301, b"<html>Moved Permanently</html>"
+                    self._requests[-1] = Request(now, endpoint or "", path, dict(params), status)
+                else:
+                    body = _stalled(endpoint or "", params, json.loads(body))
+        return status, headers, body, pace
 
     def _answer(
         self,
@@ -1035,6 +1090,19 @@ def _read_ratings_cursor(cursor: str) -> int | None:
         return None
 
 
+def _stalled(endpoint: str, params: Mapping[str, str], document: dict[str, Any]) -> bytes:
+    """``document`` rewritten so that the export does not move past what was asked."""
+    if endpoint == "tickets":
+        asked = params.get("cursor") or ticket_cursor(_int_param(params, "start_time", 0), 0)
+        document.update({"after_cursor": asked, "end_of_stream": False})
+    elif endpoint == "ratings":
+        asked = params.get("page[after]") or _ratings_cursor(0)
+        document["meta"] = {**document["meta"], "has_more": True, "after_cursor": asked}
+    else:
+        document.update({"end_time": _int_param(params, "start_time", 0), "end_of_stream": False})
+    return json.dumps(document).encode()
+
+
 def _json(status: int, document: Any) -> tuple[int, dict[str, str], bytes]:
     body = json.dumps(document).encode()
     return status, {"Content-Type": "application/json; charset=utf-8"}, body
@@ -1047,7 +1115,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         split = urlsplit(self.path)
         params = dict(parse_qsl(split.query, keep_blank_values=True))
-        status, headers, body = self.owner.answer(
+        status, headers, body, pace = self.owner.paced_answer(
             split.path, params, self.headers.get("Authorization")
         )
         self.send_response(status)
@@ -1055,7 +1123,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if not pace:
+            self.wfile.write(body)
+            return
+        try:
+            for index in range(len(body)):
+                self.wfile.write(body[index : index + 1])
+                self.wfile.flush()
+                time.sleep(pace)
+        except OSError:
+            self.close_connection = True  # the client gave up: as it should
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the request log is :attr:`FakeZendesk.requests`."""

@@ -692,13 +692,18 @@ def test_conversations_wait_while_the_rate_budget_is_low(tmp_path: Path) -> None
     assert any("rate-limit window" in problem for problem in result.problems)
 
 
-def test_conversations_of_a_vanished_ticket_are_given_up(tmp_path: Path) -> None:
-    plan = {
-        **FULL,
-        CONVERSATIONS_106: (
+@pytest.mark.parametrize(
+    "refused",
+    [
+        pytest.param(
             Answer(status=404, body={"code": "access_denied", "message": "not found"}),
+            id="404-deleted",
         ),
-    }
+        pytest.param(Answer(status=403, body={"code": "access_denied"}), id="403-not-visible"),
+    ],
+)
+def test_conversations_of_a_vanished_ticket_are_given_up(refused: Answer, tmp_path: Path) -> None:
+    plan = {**FULL, CONVERSATIONS_106: (refused,)}
     result = poll(make_source(tmp_path), plan)
 
     assert state(result)["conversations"] == []
@@ -784,9 +789,9 @@ def test_500_then_success(tmp_path: Path) -> None:
             Answer(error=requests.exceptions.ReadTimeout("read timed out")), "timeout", id="timeout"
         ),
         pytest.param(
-            Answer(text=fixture_text("truncated-page.txt")), "malformed_json", id="truncated-json"
+            Answer(text=fixture_text("truncated-page.txt")), "bad_response", id="truncated-json"
         ),
-        pytest.param(Answer(body={"tickets": []}), "malformed_json", id="object-instead-of-list"),
+        pytest.param(Answer(body={"tickets": []}), "bad_response", id="object-instead-of-list"),
     ],
 )
 def test_a_broken_page_fails_the_poll_and_the_next_poll_resumes_from_the_same_cursor(
@@ -807,6 +812,74 @@ def test_a_broken_page_fails_the_poll_and_the_next_poll_resumes_from_the_same_cu
     assert [t.id for t in again.tickets] == [t.id for t in clean.tickets]
     for ticket in again.tickets:  # nothing lost, nothing counted twice
         assert ticket.events == by_id(clean)[ticket.id].events
+
+
+@pytest.mark.parametrize(
+    ("path", "stuck", "asked"),
+    [
+        pytest.param(
+            TICKETS_PATH,
+            page("tickets-page1-of-2.json", next_page=2),
+            4,  # pages 2, 3 and 4 repeat page 1
+            id="tickets-same-page-again",
+        ),
+        pytest.param(
+            TICKETS_PATH,
+            page("tickets-page1-of-2.json", next_page=1),
+            3,
+            id="tickets-link-back-to-the-same-page",
+        ),
+        pytest.param(
+            RATINGS_PATH,
+            page("satisfaction-ratings-good-neutral-bad.json", next_page=2),
+            4,
+            id="ratings-same-page-again",
+        ),
+    ],
+)
+def test_a_listing_that_does_not_advance_fails_as_stalled_and_the_next_poll_resumes(
+    path: str, stuck: Answer, asked: int, tmp_path: Path
+) -> None:
+    clean = poll(make_source(tmp_path), FULL)
+    source = make_source(tmp_path)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake = FakeFreshdesk(rsps, {**FULL, path: (stuck,)})
+        with pytest.raises(SourceError) as caught:
+            source.poll(None, NOW)
+
+    assert caught.value.reason == "stalled"
+    assert f"GET {path}:" in str(caught.value)
+    assert len(fake.queries(path)) == asked  # a few repeats, not max_pages
+    resumed = poll(source, FULL)
+    assert resumed.cursor == clean.cursor
+    assert by_id(resumed) == by_id(clean)
+
+
+def test_a_poll_out_of_time_keeps_what_it_read_and_the_next_poll_goes_on(tmp_path: Path) -> None:
+    clean = poll(make_source(tmp_path), FULL)
+    clock = FakeClock()
+    source = make_source(tmp_path, clock=clock)
+    first_page = fixture("tickets-page1-of-2.json")
+    newest = max(ts(t["updated_at"].replace("T", " ").rstrip("Z")) for t in first_page)
+
+    def slow_first_page(request: Any) -> tuple[int, dict[str, str], str]:
+        clock.now += source.poll_timeout + 1.0  # this page used up the poll's time
+        link = f'<{BASE_URL}{TICKETS_PATH}?page=2>; rel="next"'
+        return 200, {"Link": link, "Content-Type": "application/json"}, json.dumps(first_page)
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(responses.GET, BASE_URL + TICKETS_PATH, callback=slow_first_page)
+        first = source.poll(None, NOW)
+        asked = [urlsplit(c.request.url).path for c in rsps.calls]
+    rest = {**FULL, TICKETS_PATH: FULL[TICKETS_PATH][1:]}
+    second = poll(source, rest, first.cursor)
+
+    assert asked == [TICKETS_PATH]  # nothing after the budget ran out
+    assert sorted(by_id(first)) == sorted(str(t["id"]) for t in first_page)
+    assert state(first)["tickets"]["updated_since"] == int(newest)
+    assert first.watermark == newest - 1  # complete up to what was read
+    assert state(second)["tickets"] == state(clean)["tickets"]
+    assert second.watermark == clean.watermark
 
 
 def test_repeating_a_poll_from_the_same_cursor_changes_nothing(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
@@ -210,7 +211,7 @@ def test_malformed_page_fails_cleanly_and_the_next_poll_resumes_without_loss_or_
 
     with pytest.raises(SourceError) as caught:
         poll(source, {**FULL, **broken})
-    assert caught.value.reason == "malformed_json"
+    assert caught.value.reason == "bad_response"
     resumed = poll(source, FULL)  # the poller hands back the cursor it had: None
 
     assert by_id(resumed) == by_id(clean)
@@ -231,6 +232,107 @@ def test_malformed_page_in_a_later_poll_changes_nothing_until_the_retry(tmp_path
     assert by_id(retried) == by_id(clean_second)
     events = by_id(retried)["101"].events
     assert len(set(events)) == len(events)
+
+
+def stalled_time_based(rsps: responses.RequestsMock, path: str, key: str) -> None:
+    """A time-based export whose every page stays at the asked start_time, never at its end."""
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        start = int(query_of(request.url)["start_time"])
+        page = {key: [], "end_time": start, "end_of_stream": False, "count": 0}
+        return 200, {}, json.dumps(page)
+
+    rsps.add_callback(responses.GET, url(path), callback=answer, content_type="application/json")
+
+
+def query_of(address: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(address).query).items()}
+
+
+def ratings_with_more(after: str) -> dict[str, Any]:
+    page = fixture("satisfaction-ratings-good-and-bad.json")
+    page["meta"] = {**page["meta"], "has_more": True, "after_cursor": after}
+    return dict(page)
+
+
+@pytest.mark.parametrize(
+    ("path", "stall", "asked"),
+    [
+        pytest.param(
+            TICKETS_PATH,
+            lambda rsps: rsps.get(url(TICKETS_PATH), json=fixture("tickets-cursor-page1.json")),
+            4,  # the first page, then the same after_cursor three times
+            id="ticket-export-same-after-cursor",
+        ),
+        pytest.param(
+            TICKET_EVENTS_PATH,
+            lambda rsps: stalled_time_based(rsps, TICKET_EVENTS_PATH, "ticket_events"),
+            3,
+            id="ticket-events-end-time-stays",
+        ),
+        pytest.param(
+            METRIC_EVENTS_PATH,
+            lambda rsps: stalled_time_based(rsps, METRIC_EVENTS_PATH, "ticket_metric_events"),
+            3,
+            id="metric-events-end-time-stays",
+        ),
+        pytest.param(
+            RATINGS_PATH,
+            lambda rsps: rsps.get(url(RATINGS_PATH), json=ratings_with_more("c2FtZQ==")),
+            4,
+            id="ratings-same-after-cursor",
+        ),
+    ],
+)
+def test_an_export_that_does_not_advance_fails_as_stalled_and_the_next_poll_resumes(
+    path: str, stall: Any, asked: int, tmp_path: Path
+) -> None:
+    clean = poll(make_source(tmp_path), FULL)
+    source = make_source(tmp_path)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        serve(rsps, {p: names for p, names in FULL.items() if p != path})
+        stall(rsps)
+        with pytest.raises(SourceError) as caught:
+            source.poll(None, NOW)
+        calls = [c for c in rsps.calls if path_of(c) == path]
+
+    assert caught.value.reason == "stalled"
+    assert f"GET {path}:" in str(caught.value)
+    assert len(calls) == asked  # a few repeats, not MAX_PAGES
+    resumed = poll(source, FULL)  # the poller hands back the cursor it had: None
+    assert by_id(resumed) == by_id(clean)
+    assert resumed.cursor == clean.cursor
+
+
+def test_a_poll_out_of_time_keeps_what_it_read_and_the_next_poll_goes_on(tmp_path: Path) -> None:
+    clean = poll(make_source(tmp_path), FULL)
+    clock = FakeClock()
+    source = make_source(tmp_path, clock)
+    budget = source.poll_timeout
+    first_page = fixture("tickets-cursor-page1.json")
+
+    def slow_first_page(request: Any) -> tuple[int, dict[str, str], str]:
+        clock.now += budget + 1.0  # this page used up the poll's time
+        return 200, {}, json.dumps(first_page)
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(
+            responses.GET,
+            url(TICKETS_PATH),
+            callback=slow_first_page,
+            content_type="application/json",
+        )
+        first = source.poll(None, NOW)
+        asked = [path_of(c) for c in rsps.calls]
+    second = poll(source, {**FULL, TICKETS_PATH: FULL[TICKETS_PATH][1:]}, first.cursor)
+
+    assert asked == [TICKETS_PATH]  # nothing after the budget ran out
+    assert sorted(by_id(first)) == sorted(str(t["id"]) for t in first_page["tickets"])
+    assert state(first)["tickets"]["cursor"] == first_page["after_cursor"]
+    assert first.watermark == HISTORY_START  # the event streams were not read at all
+    assert state(second)["tickets"] == state(clean)["tickets"]
+    assert {**by_id(first), **by_id(second)} == by_id(clean)
+    assert second.watermark == clean.watermark
 
 
 @pytest.mark.parametrize(

@@ -457,8 +457,8 @@ class FailingSource:
 FAILURES = [
     (
         "a source error counts its reason",
-        SourceError("HTTP 429 from the helpdesk", "http_429"),
-        "http_429",
+        SourceError("HTTP 429 from the helpdesk", "rate_limited"),
+        "rate_limited",
     ),
     ("an unexpected error counts as exception", ValueError("boom"), "exception"),
 ]
@@ -535,7 +535,7 @@ class ApiSource:
     def poll(self, cursor: str | None, now: float) -> PollResult:
         if self.fail:
             self.codes = {"200": 1, "429": 2}
-            raise SourceError("rate limited", "http_429")
+            raise SourceError("rate limited", "rate_limited")
         self.codes = {"200": 3}
         self.rate_limit_remaining = 697
         return PollResult([], "c", now, requests=3)
@@ -553,7 +553,7 @@ def test_api_request_hook_counts_codes_on_success_and_failure(day: Harness) -> N
     snapshot = day.poller.snapshot
     assert value(snapshot, M.API_REQUESTS.name, "zendesk", "200") == 4
     assert value(snapshot, M.API_REQUESTS.name, "zendesk", "429") == 2
-    assert value(snapshot, M.POLL_ERRORS.name, "zendesk", "http_429") == 1
+    assert value(snapshot, M.POLL_ERRORS.name, "zendesk", "rate_limited") == 1
     assert value(snapshot, M.API_RATE_LIMIT_REMAINING.name, "zendesk") == 697
 
 
