@@ -1022,7 +1022,7 @@ def _detail_health(plan: PackPlan, dashboard: builders.Dashboard) -> None:
             "Watermark lag",
             "How far behind now the source's data is known complete (the watermark). Bad "
             "outcomes wait for it, so a growing lag delays them. Orange from half the "
-            f"HelpdeskSourceStale limit, red from the limit ({stale.text}).",
+            f"HelpdeskSourceLagging limit, red from the limit ({stale.text}).",
             "s",
             4,
             6,
