@@ -1107,7 +1107,7 @@ class _Builder:
 
     def source_never_answered(self) -> ScenarioGroup:
         group = ScenarioGroup(
-            "source never answered since the start: HelpdeskSourceDown pages within 15 minutes",
+            "source never answered: since the start, HelpdeskSourceDown pages within 15 minutes",
             40,
         )
         backoff = (0, 1, 2, 4, 8, 16, 26, 36)  # doubling waits, capped at 10 minutes
@@ -1131,8 +1131,7 @@ class _Builder:
     def source_watermark_stuck(self) -> ScenarioGroup:
         stuck = 30
         group = ScenarioGroup(
-            "source answers but its watermark stands still: HelpdeskSourceStale pages within "
-            "15 minutes",
+            "source watermark stuck: it answers, but HelpdeskSourceStale pages within 15 minutes",
             stuck + 30,
         )
         frozen = 60.0 * stuck - 60
@@ -1143,7 +1142,8 @@ class _Builder:
 
     def source_falls_behind(self) -> ScenarioGroup:
         group = ScenarioGroup(
-            "source data falls further behind each poll: HelpdeskSourceLagging opens a ticket",
+            "source falls behind: the data lags more each poll, HelpdeskSourceLagging opens a "
+            "ticket",
             100,
         )
         model = self._source(group, every(1, 100, watermark=lambda m: 30.0 * m - 60), True)
@@ -1195,8 +1195,8 @@ class _Builder:
             "first-sync:9707": every(1, span, watermark=catching_up),
         }
         group = ScenarioGroup(
-            "source: a healthy exporter, a brief outage of two polls, a restart and a first "
-            "sync that catches up page nobody",
+            "source no false page: a healthy exporter, a brief outage of two polls, a restart "
+            "and a first sync that catches up page nobody",
             span,
         )
         for instance, events in cases.items():
