@@ -117,18 +117,25 @@ CSAT_RATINGS = _m(
     ("rating",),
     "Satisfaction ratings since the store's epoch, by rating (good or bad).",
 )
-UP = _m("helpdesk_up", "gauge", ("source",), "1 when the last poll of the helpdesk succeeded.")
+UP = _m(
+    "helpdesk_up",
+    "gauge",
+    ("source",),
+    "1 when the last poll of the helpdesk succeeded; 0 from the start until a poll succeeds.",
+)
 LAST_SUCCESSFUL_POLL = _m(
     "helpdesk_last_successful_poll_timestamp_seconds",
     "gauge",
     ("source",),
-    "Time of the last successful poll (Unix time).",
+    "Time of the last successful poll (Unix time); until a poll succeeds after a start, the "
+    "start or the stored last success, whichever is later.",
 )
 WATERMARK = _m(
     "helpdesk_source_watermark_timestamp_seconds",
     "gauge",
     ("source",),
-    "Instant up to which the source's data is known complete (Unix time).",
+    "Instant up to which the source's data is known complete (Unix time); until a poll "
+    "succeeds, the stored watermark, or the start on a new store.",
 )
 POLL_ERRORS = _m(
     "helpdesk_poll_errors_total", "counter", ("source", "reason"), "Failed polls by reason."
@@ -151,6 +158,19 @@ API_RATE_LIMIT_REMAINING = _m(
     "gauge",
     ("source",),
     "Requests left in the helpdesk's current rate-limit window, from its response headers.",
+)
+SOURCE_BACKOFF = _m(
+    "helpdesk_source_backoff_seconds",
+    "gauge",
+    ("source",),
+    "Seconds the exporter waits after the last failed poll before the next (doubling back-off, "
+    "or the helpdesk's Retry-After); 0 after a successful poll.",
+)
+POLL_LAST_ERROR = _m(
+    "helpdesk_poll_last_error_timestamp_seconds",
+    "gauge",
+    ("source", "reason"),
+    "When a poll last failed for this reason (Unix time), for each reason seen since the start.",
 )
 BUILD_INFO = _m(
     "helpdesk_exporter_build_info", "gauge", ("version",), "Always 1; the exporter's version."
@@ -181,6 +201,8 @@ ALL: tuple[MetricSpec, ...] = (
     RECORDS_SKIPPED,
     API_REQUESTS,
     API_RATE_LIMIT_REMAINING,
+    SOURCE_BACKOFF,
+    POLL_LAST_ERROR,
     BUILD_INFO,
 )
 

@@ -46,6 +46,7 @@ import time
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from sys import intern
 from typing import Any, Protocol, runtime_checkable
@@ -112,6 +113,7 @@ from exporter.store import (
     TicketRow,
     TicketState,
 )
+from exporter.units import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,10 @@ log = logging.getLogger(__name__)
 REFRESH_INTERVAL = 15.0
 #: Longest wait between polls after repeated failures (at least the poll interval).
 MAX_BACKOFF = 600.0
+#: ``/ready`` holds while the last successful poll is at most this many poll intervals old...
+READY_POLL_INTERVALS = 3
+#: ...and at least this many seconds old (a slow poll on a short interval is not an outage).
+READY_MINIMUM = 60.0
 #: Statuses every priority shows in ``helpdesk_tickets_open`` even when no ticket has them.
 KNOWN_OPEN_STATUSES = ("new", "open", "pending", "on_hold")
 #: Live tickets from which the loaded state is moved out of the garbage collector's sight.
@@ -497,6 +503,83 @@ def _record_stop(
         )
 
 
+# --- readiness ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """What ``/ready`` and the landing page say: ready or not, and why (one line, no prefix)."""
+
+    ready: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """How the polls of the helpdesk went since the exporter started (no ticket data)."""
+
+    source: str
+    #: when the exporter started (the poller was created)
+    started: float
+    #: last successful poll in this process, None when none succeeded yet
+    last_success: float | None
+    #: last failed poll in this process and its reason
+    last_failure: float | None
+    last_error: str | None
+    #: failed polls since the last success (or since the start)
+    failures: int
+    #: seconds the poller waits after the last failed poll (0 after a success)
+    backoff: float
+    #: ``/ready`` needs a successful poll at most this many seconds old
+    fresh_for: float
+
+
+def fresh_for(poll_interval: float) -> float:
+    """Age up to which the last successful poll keeps ``/ready`` at 200."""
+    return max(READY_POLL_INTERVALS * poll_interval, READY_MINIMUM)
+
+
+def assess(health: SourceHealth, now: float) -> Readiness:
+    """Ready when a poll succeeded in this process at most ``fresh_for`` seconds ago.
+
+    The reason names the helpdesk, says whether it has never answered since
+    the start or stopped answering, and gives the last error's reason.
+    """
+    helpdesk = f"the helpdesk ({health.source})"
+    errors = ""
+    if health.failures:
+        polls = "poll" if health.failures == 1 else "polls"
+        errors = f"{health.failures} failed {polls}, last error: {health.last_error}"
+        if health.last_failure is not None and health.backoff > 0:
+            wait = max(health.last_failure + health.backoff - now, 0.0)
+            errors += f", next attempt in {format_duration(wait)}"
+    if health.last_success is None:
+        if not health.failures:
+            return Readiness(False, f"the first poll of {helpdesk} has not finished")
+        since = format_duration(now - health.started)
+        return Readiness(
+            False,
+            f"{helpdesk} has never answered since the exporter started {since} ago ({errors})",
+        )
+    age = now - health.last_success
+    if age > health.fresh_for:
+        ago = f"{format_duration(age)} ago ({_iso(health.last_success)})"
+        if health.failures:
+            return Readiness(
+                False,
+                f"{helpdesk} stopped answering: last successful poll {ago}; {errors}",
+            )
+        return Readiness(
+            False,
+            f"the last successful poll of {helpdesk} was {ago}, more than "
+            f"{format_duration(health.fresh_for)}, and no poll has finished since (one may hang)",
+        )
+    text = f"last successful poll of {helpdesk} {format_duration(age)} ago"
+    if health.failures:
+        text += f"; since then {errors}"
+    return Readiness(True, text)
+
+
 # --- the poller ---------------------------------------------------------------------------------
 
 
@@ -506,6 +589,12 @@ class Poller:
     ``poll_once`` never raises because of the source: a failure is counted in
     ``helpdesk_poll_errors_total{reason}``, ``helpdesk_up`` turns 0 and the
     last good values stay.  ``run`` loops until ``stop`` is set.
+
+    The source's series exist from the moment the poller is created, before
+    the store is read and before any poll, so a rule sees a helpdesk that
+    never answers: ``helpdesk_up`` is 0 until a poll succeeds,
+    ``helpdesk_last_successful_poll_timestamp_seconds`` is never older than
+    the start, and the watermark is the stored one (the start on a new store).
     """
 
     def __init__(
@@ -563,7 +652,18 @@ class Poller:
         self._up = False
         self._last_failed = False
         self._retry_after: float | None = None
+        self._started = clock()
+        self._fresh_for = fresh_for(config.source.poll_interval.seconds)
+        self._succeeded_at: float | None = None
+        self._failed_at: float | None = None
+        self._last_error: str | None = None
+        self._failures = 0
+        self._backoff = 0.0
+        #: reason -> when a poll last failed for it (this process)
+        self._error_times: dict[str, float] = {}
         self._reset_state()
+        self._read_source_state()
+        self._snapshot = self._source_snapshot(self._started)
 
     def _reset_state(self) -> None:
         self._counters: dict[CounterKey, float] = {}
@@ -585,6 +685,15 @@ class Poller:
         self._watermark: float | None = None
         self._last_success: float | None = None
 
+    def _read_source_state(self) -> None:
+        """The stored watermark and last success, for the series published before the load."""
+        try:
+            stored = self.store.source_state(self.source.name)
+        except Exception:
+            log.exception("reading the source's state from the store failed")
+            return
+        self._watermark, self._last_success = stored.watermark, stored.last_success
+
     # -- public API --
 
     @property
@@ -594,8 +703,25 @@ class Poller:
 
     @property
     def ready(self) -> bool:
-        """True once the first poll has finished (successfully or not)."""
-        return self._ready
+        """True while the data is fresh: see :meth:`readiness`."""
+        return self.readiness().ready
+
+    def health(self) -> SourceHealth:
+        """How the polls went since the start (read without waiting for a poll in progress)."""
+        return SourceHealth(
+            source=self.source.name,
+            started=self._started,
+            last_success=self._succeeded_at,
+            last_failure=self._failed_at,
+            last_error=self._last_error,
+            failures=self._failures,
+            backoff=self._backoff,
+            fresh_for=self._fresh_for,
+        )
+
+    def readiness(self) -> Readiness:
+        """``/ready``: a poll succeeded in this process and not too long ago (:func:`assess`)."""
+        return assess(self.health(), self._clock())
 
     @property
     def live_count(self) -> int:
@@ -677,6 +803,9 @@ class Poller:
             self._last_failed = False
             self._retry_after = None
             self._ready = True
+            self._succeeded_at = now
+            self._failures = 0
+            self._backoff = 0.0
             self._publish(now)
             log.info(
                 "poll source=%s ok tickets=%d changed=%d decided=%d pruned=%d live=%d "
@@ -1074,7 +1203,14 @@ class Poller:
         self._retry_after = float(retry_after) if isinstance(retry_after, int | float) else None
         self._up = False
         self._last_failed = True
-        self._ready = True
+        self._failed_at = now
+        self._last_error = reason
+        self._error_times[reason] = now
+        self._failures += 1
+        # the wait ``run`` takes before the next poll (it counts the same consecutive failures)
+        self._backoff = backoff_delay(
+            self.config.source.poll_interval.seconds, self._failures, self._retry_after
+        )
         self._publish(now)
 
     # -- evaluation of one changed ticket --
@@ -1325,7 +1461,6 @@ class Poller:
             metrics.SLA_TIME_TO_BREACH.name: [],
             metrics.SLA_ELAPSED.name: [],
         }
-        source = self.source.name
         config = self.config
         sla_priorities = [
             (metric, priority.value)
@@ -1474,15 +1609,8 @@ class Poller:
                 put(metrics.OLDEST_UNANSWERED, (priority,), oldest)
 
         # the source and the exporter
-        put(metrics.UP, (source,), 1.0 if self._up else 0.0)
-        if self._last_success is not None:
-            put(metrics.LAST_SUCCESSFUL_POLL, (source,), self._last_success)
-        if self._watermark is not None:
-            put(metrics.WATERMARK, (source,), self._watermark)
-        remaining = getattr(self.source, "rate_limit_remaining", None)
-        if isinstance(remaining, int | float) and not math.isnan(remaining):
-            put(metrics.API_RATE_LIMIT_REMAINING, (source,), float(remaining))
-        put(metrics.BUILD_INFO, (__version__,), 1.0)
+        for spec, labels, value in self._source_series():
+            put(spec, labels, value)
 
         return Snapshot(
             taken_at=now,
@@ -1493,4 +1621,41 @@ class Poller:
             },
             histograms={name: tuple(series) for name, series in histograms.items()},
             ready=self._ready,
+        )
+
+    def _source_series(self) -> list[tuple[metrics.MetricSpec, tuple[str, ...], float]]:
+        """The series of the source and the exporter, present from the start.
+
+        Until a poll succeeds in this process the last success reads as the
+        stored one or the start, whichever is later, and the watermark as the
+        stored one, or the start on a new store (see :mod:`exporter.metrics`).
+        """
+        source = self.source.name
+        last_success = max(self._last_success or self._started, self._started)
+        watermark = self._watermark if self._watermark is not None else self._started
+        series: list[tuple[metrics.MetricSpec, tuple[str, ...], float]] = [
+            (metrics.UP, (source,), 1.0 if self._up else 0.0),
+            (metrics.LAST_SUCCESSFUL_POLL, (source,), last_success),
+            (metrics.WATERMARK, (source,), watermark),
+            (metrics.SOURCE_BACKOFF, (source,), self._backoff),
+        ]
+        for reason, at in self._error_times.items():
+            series.append((metrics.POLL_LAST_ERROR, (source, reason), at))
+        remaining = getattr(self.source, "rate_limit_remaining", None)
+        if isinstance(remaining, int | float) and not math.isnan(remaining):
+            series.append((metrics.API_RATE_LIMIT_REMAINING, (source,), float(remaining)))
+        series.append((metrics.BUILD_INFO, (__version__,), 1.0))
+        return series
+
+    def _source_snapshot(self, now: float) -> Snapshot:
+        """Before the store is read: only the series of the source and the exporter."""
+        samples: dict[str, list[Sample]] = {}
+        for spec, labels, value in self._source_series():
+            samples.setdefault(spec.name, []).append(Sample(labels, value))
+        return Snapshot(
+            taken_at=now,
+            samples={
+                name: tuple(sorted(series, key=lambda sample: sample.labels))
+                for name, series in samples.items()
+            },
         )

@@ -643,14 +643,23 @@ class BasicAuth:
 # --- the application ----------------------------------------------------------------------------
 
 
+class ReadinessReport(Protocol):
+    """Whether the data is fresh (a poll succeeded, recently) and why, in one line."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
 class ReadinessProvider(Protocol):
     """The poller as the server sees it."""
 
     @property
     def snapshot(self) -> Snapshot: ...
 
-    @property
-    def ready(self) -> bool: ...
+    def readiness(self) -> ReadinessReport: ...
 
 
 @dataclass(frozen=True)
@@ -658,6 +667,11 @@ class Response:
     status: int
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line (a reason must not break the plain-text answer of ``/ready``)."""
+    return " ".join(text.split())
 
 
 def _text_response(status: int, text: str, *headers: tuple[str, str]) -> Response:
@@ -703,6 +717,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 52em; p
 table {{ border-collapse: collapse; }}
 th, td {{ text-align: left; padding: 0.2em 1em 0.2em 0; border-bottom: 1px solid #ddd; }}
 code {{ background: #f4f4f4; padding: 0 0.2em; }}
+.down {{ color: #a40000; }}
 </style>
 </head>
 <body>
@@ -711,10 +726,11 @@ code {{ background: #f4f4f4; padding: 0 0.2em; }}
 <ul>
 <li><a href="metrics">/metrics</a> &mdash; the metrics</li>
 <li><a href="healthz">/healthz</a> &mdash; the process is alive</li>
-<li><a href="ready">/ready</a> &mdash; the first poll has completed ({ready})</li>
+<li><a href="ready">/ready</a> &mdash; a poll of the helpdesk succeeded recently ({ready})</li>
 </ul>
 <h2>Source</h2>
 <p>Service <code>{service}</code>, source <code>{source}</code>.</p>
+<p class="{health}"><strong>{headline}</strong> {reason}</p>
 <h2>SLOs</h2>
 {slos}
 </body>
@@ -782,11 +798,10 @@ class ExporterApp:
         if url.path == "/healthz":
             return _text_response(HTTPStatus.OK, "ok\n")
         if url.path == "/ready":
-            if self.provider.ready:
-                return _text_response(HTTPStatus.OK, "ready\n")
-            return _text_response(
-                HTTPStatus.SERVICE_UNAVAILABLE, "not ready: the first poll has not completed\n"
-            )
+            readiness = self.provider.readiness()
+            status = HTTPStatus.OK if readiness.ready else HTTPStatus.SERVICE_UNAVAILABLE
+            verdict = "ready" if readiness.ready else "not ready"
+            return _text_response(status, f"{verdict}: {_one_line(readiness.reason)}\n")
         if url.path in ("/", "/index.html"):
             return self.landing_page()
         return _text_response(HTTPStatus.NOT_FOUND, "404 Not Found\n")
@@ -845,10 +860,14 @@ class ExporterApp:
             )
         else:
             slos = "<p>No SLO is configured.</p>"
+        readiness = self.provider.readiness()
         page = _PAGE.format(
             name=NAME,
             version=html.escape(__version__),
-            ready="yes" if self.provider.ready else "not yet",
+            ready="yes" if readiness.ready else "no",
+            health="up" if readiness.ready else "down",
+            headline="Ready:" if readiness.ready else "Not ready:",
+            reason=html.escape(_one_line(readiness.reason)),
             service=html.escape(self.service),
             source=html.escape(self.source_type),
             slos=slos,

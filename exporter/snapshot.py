@@ -38,7 +38,7 @@ class Snapshot:
     taken_at: float
     samples: Mapping[str, tuple[Sample, ...]] = field(default_factory=dict)
     histograms: Mapping[str, tuple[HistogramSample, ...]] = field(default_factory=dict)
-    #: True once the first poll has completed (``/ready``)
+    #: True once a poll has succeeded in this process (``/ready`` also wants it recent)
     ready: bool = False
 
 

@@ -1017,12 +1017,31 @@ def _detail_health(plan: PackPlan, dashboard: builders.Dashboard) -> None:
     )
     dashboard.with_panel(up)
 
+    down = plan.source_down_after
+    since = (
+        _stat(
+            "Since last successful poll",
+            "How long the exporter has gone without an answer from the helpdesk: since its "
+            "last successful poll, or since it started when none succeeded yet. Orange from "
+            f"half the HelpdeskSourceDown limit, red from the limit ({down.text}).",
+            "s",
+            4,
+            6,
+        )
+        .decimals(0)
+        .thresholds(_steps((None, GREEN), (down.seconds / 2, ORANGE), (down.seconds, RED)))
+        .with_target(
+            _query(f"time() - max by (source) ({metrics.LAST_SUCCESSFUL_POLL.name})", "{{source}}")
+        )
+    )
+    dashboard.with_panel(since)
+
     lag = (
         _stat(
             "Watermark lag",
             "How far behind now the source's data is known complete (the watermark). Bad "
             "outcomes wait for it, so a growing lag delays them. Orange from half the "
-            f"HelpdeskSourceStale limit, red from the limit ({stale.text}).",
+            f"HelpdeskSourceLagging limit, red from the limit ({stale.text}).",
             "s",
             4,
             6,
@@ -1040,7 +1059,7 @@ def _detail_health(plan: PackPlan, dashboard: builders.Dashboard) -> None:
             "Failed polls by reason, and helpdesk API responses other than 2xx by status "
             "code, per second. 429 means rate limited (the exporter honours Retry-After).",
             "short",
-            8,
+            6,
             6,
         )
         .axis_label("per second")
@@ -1068,7 +1087,7 @@ def _detail_health(plan: PackPlan, dashboard: builders.Dashboard) -> None:
             "Requests left in the helpdesk's current rate-limit window, from its response "
             "headers. Near 0 the helpdesk starts answering 429.",
             "short",
-            8,
+            6,
             6,
         )
         .decimals(0)

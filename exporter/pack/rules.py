@@ -74,13 +74,24 @@ OVERVIEW_DASHBOARD_UID = "helpdesk-slo-overview"
 EXPORTER_RUNBOOK = "helpdesk-exporter"
 
 EXPORTER_DOWN_FOR = 5 * MINUTE
-SOURCE_STALE_FOR = 5 * MINUTE
 METRICS_ABSENT_FOR = 15 * MINUTE
 EXHAUSTED_FOR = 15 * MINUTE
 FORECAST_FOR = 30 * MINUTE
-#: Source data older than this many poll intervals (and at least 15 minutes) is stale.
+#: No successful poll (``HelpdeskSourceDown``), or successful polls that leave the watermark
+#: where it was (``HelpdeskSourceStale``), for this many poll intervals and at least 10
+#: minutes: two failed polls in a row (back-off: 1 then 2 intervals) stay below it.
+SOURCE_DOWN_POLL_INTERVALS = 5
+SOURCE_DOWN_MINIMUM = 10 * MINUTE
+SOURCE_DOWN_FOR = 2 * MINUTE
+SOURCE_STALE_FOR = 2 * MINUTE
+#: Both source pages should fire within this long of the last successful poll / advance.
+SOURCE_DETECTION_TARGET = 15 * MINUTE
+#: Source data older than this many poll intervals (and at least 15 minutes) lags...
 STALE_POLL_INTERVALS = 5
 STALE_MINIMUM = 15 * MINUTE
+#: ...and ``HelpdeskSourceLagging`` opens a ticket when it fell further behind over this window.
+LAG_TREND_WINDOW = HOUR
+SOURCE_LAGGING_FOR = 15 * MINUTE
 
 
 # --- windows and exact numbers ----------------------------------------------------------------
@@ -284,6 +295,10 @@ class PackPlan:
     options: RuleOptions
     slos: tuple[SloPlan, ...]
     source_stale_after: Window
+    #: no successful poll, or no watermark advance despite successful ones, for this long pages
+    source_down_after: Window
+    #: ``source.poll_interval`` in whole seconds
+    source_interval_seconds: int
     #: ``source`` label of the exporter's per-source series (the helpdesk type).
     source: str = "demo"
     notes: tuple[str, ...] = field(default=())
@@ -330,7 +345,16 @@ def plan_pack(config: Config, options: RuleOptions | None = None) -> PackPlan:
         plans.append(_plan_slo(config, index, slo, options, notes))
     if problems:
         raise ConfigError(problems)
-    stale = max(STALE_MINIMUM, STALE_POLL_INTERVALS * round(config.source.poll_interval.seconds))
+    interval = round(config.source.poll_interval.seconds)
+    stale = max(STALE_MINIMUM, STALE_POLL_INTERVALS * interval)
+    down = max(SOURCE_DOWN_MINIMUM, SOURCE_DOWN_POLL_INTERVALS * interval)
+    if down + SOURCE_DOWN_FOR > SOURCE_DETECTION_TARGET:
+        notes.append(
+            f"source.poll_interval {format_window(interval)}: HelpdeskSourceDown and "
+            f"HelpdeskSourceStale fire {format_window(down + SOURCE_DOWN_FOR)} after the helpdesk "
+            f"stops answering or advancing (more than {format_window(SOURCE_DETECTION_TARGET)}); "
+            f"a poll interval up to {format_window(_longest_prompt_interval())} keeps them within"
+        )
     name = config.path.name if config.path is not None else "helpdesk-slo.yml"
     return PackPlan(
         service=config.service,
@@ -338,9 +362,16 @@ def plan_pack(config: Config, options: RuleOptions | None = None) -> PackPlan:
         options=options,
         slos=tuple(plans),
         source_stale_after=Window(stale),
+        source_down_after=Window(down),
+        source_interval_seconds=interval,
         source=config.source.type.value,
         notes=tuple(notes),
     )
+
+
+def _longest_prompt_interval() -> int:
+    """The longest poll interval whose source pages still fire within the detection target."""
+    return (SOURCE_DETECTION_TARGET - SOURCE_DOWN_FOR) // SOURCE_DOWN_POLL_INTERVALS
 
 
 def _plan_slo(
@@ -900,8 +931,51 @@ def slo_groups(plan: SloPlan) -> list[Group]:
     ]
 
 
+#: Renders the reason of the source's latest failed poll (from
+#: ``helpdesk_poll_last_error_timestamp_seconds``) in an exporter alert's annotations.
+LAST_ERROR = (
+    '{{ with printf "topk(1, ' + metrics.POLL_LAST_ERROR.name + '{job=%q,instance=%q,source=%q})" '
+    "$labels.job $labels.instance $labels.source | query }}"
+    '{{ . | first | label "reason" }}{{ else }}none recorded{{ end }}'
+)
+#: What :data:`LAST_ERROR` renders when no poll has failed since the exporter started.
+NO_ERROR = "none recorded"
+
+
+def source_down_expr(plan: PackPlan) -> str:
+    """Seconds without a successful poll (since the start when none succeeded), over the limit."""
+    job = selector({"job": plan.options.job})
+    last_success = f"{metrics.LAST_SUCCESSFUL_POLL.name}{job}"
+    return f"time() - {last_success} > {plan.source_down_after.seconds}"
+
+
+def source_stale_expr(plan: PackPlan) -> str:
+    """The watermark's lag, where successful polls left the watermark where it was."""
+    job = selector({"job": plan.options.job})
+    window = plan.source_down_after.text
+    watermark = f"{metrics.WATERMARK.name}{job}"
+    last_success = f"{metrics.LAST_SUCCESSFUL_POLL.name}{job}"
+    return (
+        f"time() - {watermark}\n"
+        f"and\nchanges({watermark}[{window}]) == 0\n"
+        f"and\nchanges({last_success}[{window}]) > 1"
+    )
+
+
+def source_lagging_expr(plan: PackPlan) -> str:
+    """The watermark's lag, where it is over the limit and grew over the trend window."""
+    job = selector({"job": plan.options.job})
+    watermark = f"{metrics.WATERMARK.name}{job}"
+    trend = Window(LAG_TREND_WINDOW)
+    return (
+        f"time() - {watermark} > {plan.source_stale_after.seconds}\n"
+        f"and\n{watermark} - {watermark} offset {trend.text} < {trend.seconds}\n"
+        f"and\nchanges({watermark}[{plan.source_down_after.text}]) > 0"
+    )
+
+
 def exporter_group(plan: PackPlan) -> Group:
-    """Alerts on the exporter itself and on SLO data that should exist but does not."""
+    """Alerts on the exporter itself, its helpdesk source, and SLO data that should exist."""
     job = plan.options.job
     up = f"up{selector({'job': job})}"
     grafana = plan.options.grafana_url.rstrip("/")
@@ -909,8 +983,9 @@ def exporter_group(plan: PackPlan) -> Group:
         "runbook_url": f"{plan.options.runbook_base_url.rstrip('/')}/{EXPORTER_RUNBOOK}.md",
         "dashboard_url": f"{grafana}/d/{OVERVIEW_DASHBOARD_UID}",
     }
-    watermark = f"{metrics.WATERMARK.name}{selector({'job': job})}"
+    down = plan.source_down_after
     stale = plan.source_stale_after
+    trend = Window(LAG_TREND_WINDOW)
     rules: list[Rule] = [
         _alert(
             "HelpdeskExporterDown",
@@ -929,15 +1004,50 @@ def exporter_group(plan: PackPlan) -> Group:
             },
         ),
         _alert(
+            "HelpdeskSourceDown",
+            source_down_expr(plan),
+            SOURCE_DOWN_FOR,
+            {"severity": Severity.PAGE.value, **plan.exporter_labels},
+            {
+                "summary": "helpdesk {{ $labels.source }} does not answer the exporter",
+                "description": "{{ $labels.instance }} has had no successful poll of "
+                "{{ $labels.source }} for " + VALUE_DURATION + " (since its last success, or "
+                "since the exporter started; limit "
+                + down.text
+                + "). Last error: "
+                + LAST_ERROR
+                + ". No outcome is decided and no SLO alert can fire until it answers again.",
+                **links,
+            },
+        ),
+        _alert(
             "HelpdeskSourceStale",
-            f"time() - {watermark} > {stale.seconds}",
+            source_stale_expr(plan),
             SOURCE_STALE_FOR,
+            {"severity": Severity.PAGE.value, **plan.exporter_labels},
+            {
+                "summary": "helpdesk data from {{ $labels.source }} stopped advancing",
+                "description": "{{ $labels.source }} answers the polls of {{ $labels.instance }}, "
+                "but its watermark has not moved for " + down.text + ": the data is known "
+                "complete only up to " + VALUE_DURATION + " ago. Outcomes wait for the "
+                "watermark, so no SLO alert can fire on what happened since.",
+                **links,
+            },
+        ),
+        _alert(
+            "HelpdeskSourceLagging",
+            source_lagging_expr(plan),
+            SOURCE_LAGGING_FOR,
             {"severity": Severity.TICKET.value, **plan.exporter_labels},
             {
-                "summary": "helpdesk data from {{ $labels.source }} is stale",
+                "summary": "helpdesk data from {{ $labels.source }} falls behind",
                 "description": "Data from {{ $labels.source }} is known complete only up to "
-                f"{VALUE_DURATION} ago (limit " + stale.text + "): outcomes "
-                "wait for the watermark, so SLO alerts lag until polling recovers.",
+                + VALUE_DURATION
+                + " ago (limit "
+                + stale.text
+                + ") and fell further behind over the last "
+                + trend.text
+                + ": outcomes wait for the watermark, so SLO alerts lag.",
                 **links,
             },
         ),

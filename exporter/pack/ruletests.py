@@ -18,23 +18,32 @@ fire:
 ``forecast``   a steady burn that spends the budget left before the window ends warns.
 ``backlog``    tickets waiting past the threshold page, imminent SLA breaches warn; both
                resolve.
-``exporter``   exporter down or never scraped, stale source data, SLO series missing.
+``exporter``   exporter down or never scraped, SLO series missing.
+``source``     the helpdesk never answered since the start, stopped answering, or answers
+               while its watermark stands still: each pages within 15 minutes, with the
+               last error's reason; data that falls further behind opens a ticket.  A
+               healthy exporter, a brief outage of two polls, a restart and a first sync
+               that catches up over many polls page nobody.
 
 Expectations come from a model of the rules (:func:`tier_condition`: bad and
 total increase per window, as Prometheus 2 computes them on steady 1-minute
-samples).  Every check sits at least 3 minutes away from a change the model
-predicts, so Prometheus 3's left-open range selection, which shifts windows by
-one sample, gives the same results.  promql SLOs have no known input series:
+samples; :class:`SourceModel` for the source alerts, fed by :func:`source_series`,
+which publishes the source's gauges as the poller does).  Every check sits at
+least 3 minutes away from a change the model predicts (the source pages' 15-minute
+checks at least 1 minute), so Prometheus 3's left-open range selection, which
+shifts windows by one sample, gives the same results.  promql SLOs have no known input series:
 their tests cover zero traffic and the missing-data alert only.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import partial
+from itertools import pairwise
 from typing import Any
 
 from exporter import metrics
@@ -42,11 +51,19 @@ from exporter.config import Severity, SloKind
 from exporter.pack.rules import (
     EXHAUSTED_FOR,
     FORECAST_FOR,
+    LAG_TREND_WINDOW,
+    LAST_ERROR,
     METRICS_ABSENT_FOR,
     MINUTE,
+    NO_ERROR,
+    SOURCE_DETECTION_TARGET,
+    SOURCE_DOWN_FOR,
+    SOURCE_LAGGING_FOR,
+    SOURCE_STALE_FOR,
     VALUE_0F,
     VALUE_1F,
     VALUE_2F,
+    VALUE_DURATION,
     VALUE_PERCENT,
     PackPlan,
     Rule,
@@ -90,7 +107,10 @@ BACKLOG = "SupportSLOBacklogBreached"
 IMMINENT = "SupportSLABreachImminent"
 ABSENT = "SupportSLOMetricsAbsent"
 EXPORTER_DOWN = "HelpdeskExporterDown"
+SOURCE_DOWN = "HelpdeskSourceDown"
 SOURCE_STALE = "HelpdeskSourceStale"
+SOURCE_LAGGING = "HelpdeskSourceLagging"
+SOURCE_ALERTS = (SOURCE_DOWN, SOURCE_STALE, SOURCE_LAGGING)
 #: ``le`` bounds a gauge histogram of time to breach is written with (plus +Inf).
 BUCKETS = (*metrics.TIME_TO_BREACH_BUCKETS, float("inf"))
 #: Seconds left on the running clocks of the imminent-breach test.
@@ -242,6 +262,25 @@ def humanize_percentage(value: float) -> str:
     return "%.4g%%" % (value * 100)
 
 
+def humanize_duration(value: float) -> str:
+    """Prometheus' ``humanizeDuration`` for values of a second or more: ``16m 0s``."""
+    if value == 0:
+        return "0s"
+    sign = "-" if value < 0 else ""
+    whole = int(abs(value))
+    if whole == 0:
+        raise ValueError(f"no rendering for a duration under a second ({value!r})")
+    seconds, minutes = whole % 60, whole // 60 % 60
+    hours, days = whole // 3600 % 24, whole // 86400
+    if days:
+        return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
+    if hours:
+        return f"{sign}{hours}h {minutes}m {seconds}s"
+    if minutes:
+        return f"{sign}{minutes}m {seconds}s"
+    return f"{sign}{abs(value):.4g}s"
+
+
 _IF_LABEL = re.compile(r"\{\{ if \$labels\.(\w+) \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}")
 _LABEL = re.compile(r"\{\{ \$labels\.(\w+) \}\}")
 
@@ -251,11 +290,17 @@ def render(
     labels: Mapping[str, str],
     value: float,
     budget_left: tuple[str, float] | None = None,
+    last_error: str | None = None,
 ) -> str:
-    """Expand the few template forms the rules use, as Prometheus would for this alert."""
-    text = template
+    """Expand the few template forms the rules use, as Prometheus would for this alert.
+
+    ``last_error`` is the reason :data:`~exporter.pack.rules.LAST_ERROR` finds (None: none).
+    """
+    text = template.replace(LAST_ERROR, last_error or NO_ERROR)
     if budget_left is not None:
         text = text.replace(budget_left[0], humanize_percentage(budget_left[1]))
+    if VALUE_DURATION in text:
+        text = text.replace(VALUE_DURATION, humanize_duration(value))
     text = _IF_LABEL.sub(lambda m: m[2] if labels.get(m[1]) else m[3], text)
     text = text.replace(VALUE_1F, f"{value:.1f}").replace(VALUE_2F, f"{value:.2f}")
     text = text.replace(VALUE_0F, f"{value:.0f}").replace(VALUE_PERCENT, humanize_percentage(value))
@@ -270,16 +315,194 @@ def expected_alert(
     value: float,
     extra_labels: Mapping[str, str] | None = None,
     budget_left: tuple[str, float] | None = None,
+    last_error: str | None = None,
 ) -> dict[str, Any]:
     """An ``exp_alerts`` entry: the rule's labels over the expression's, rendered annotations."""
     labels = {**(extra_labels or {}), **rule["labels"]}
     return {
         "exp_labels": labels,
         "exp_annotations": {
-            key: render(text, labels, value, budget_left)
+            key: render(text, labels, value, budget_left, last_error)
             for key, text in rule["annotations"].items()
         },
     }
+
+
+# --- the helpdesk source as the exporter publishes it, and a model of the source alerts ------
+
+
+@dataclass(frozen=True)
+class Start:
+    """The exporter starts: a new process on the store earlier ones wrote."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The exporter stops: nothing is scraped until the next start."""
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A successful poll, and the watermark it reports (test-clock seconds)."""
+
+    watermark: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A failed poll and its reason."""
+
+    reason: str
+
+
+SourceEvent = Start | Stop | Answered | Failed
+
+
+@dataclass
+class SourceSeries:
+    """The exporter's source series, one sample a minute (None: the exporter is not running)."""
+
+    scraped: list[bool]
+    up: Values
+    last_success: Values
+    watermark: Values
+    #: reason -> ``helpdesk_poll_last_error_timestamp_seconds``
+    errors: dict[str, Values]
+
+    def last_error(self, minute: int) -> str | None:
+        """The reason the alerts' annotations name at ``minute``: the latest failure's."""
+        latest = [
+            (values[minute], reason)
+            for reason, values in self.errors.items()
+            if values[minute] is not None
+        ]
+        return max(latest)[1] if latest else None
+
+
+def source_series(events: Mapping[int, Sequence[SourceEvent]], minutes: int) -> SourceSeries:
+    """The source series the exporter publishes, minute by minute, for these events.
+
+    As the poller does: ``helpdesk_up`` 0 from a start until a poll succeeds; the last
+    success never older than the start; the stored watermark, or the start on a new
+    store; the time of the last failure for each reason seen since the start.
+    """
+    running = False
+    started = 0.0
+    up = 0.0
+    stored_success: float | None = None
+    stored_watermark: float | None = None
+    failed: dict[str, float] = {}
+    reasons = sorted({e.reason for day in events.values() for e in day if isinstance(e, Failed)})
+    out = SourceSeries([], [], [], [], {reason: [] for reason in reasons})
+    for minute in range(minutes + 1):
+        now = 60.0 * minute
+        for event in events.get(minute, ()):
+            if isinstance(event, Start):
+                running, started, up, failed = True, now, 0.0, {}
+            elif isinstance(event, Stop):
+                running = False
+            elif isinstance(event, Answered):
+                up, stored_success, stored_watermark = 1.0, now, event.watermark
+            else:
+                up = 0.0
+                failed[event.reason] = now
+        out.scraped.append(running)
+        if not running:
+            for values in (out.up, out.last_success, out.watermark, *out.errors.values()):
+                values.append(None)
+            continue
+        out.up.append(up)
+        out.last_success.append(max(stored_success or started, started))
+        out.watermark.append(stored_watermark if stored_watermark is not None else started)
+        for reason, values in out.errors.items():
+            values.append(failed.get(reason))
+    return out
+
+
+def every(
+    start: int, end: int, step: int = 1, watermark: Callable[[int], float] | None = None
+) -> dict[int, list[SourceEvent]]:
+    """Successful polls every ``step`` minutes from ``start`` to ``end`` (inclusive).
+
+    The watermark is one minute behind the poll unless ``watermark(minute)`` says otherwise.
+    """
+    mark = watermark or (lambda minute: 60.0 * minute - 60)
+    return {m: [Answered(mark(m))] for m in range(start, end + 1, step)}
+
+
+def merge(*parts: Mapping[int, Sequence[SourceEvent]]) -> dict[int, list[SourceEvent]]:
+    merged: dict[int, list[SourceEvent]] = {}
+    for part in parts:
+        for minute, events in part.items():
+            merged.setdefault(minute, []).extend(events)
+    return merged
+
+
+def _latest(values: Values, minute: int) -> float | None:
+    """An instant selector at ``minute``: the newest sample of the last 5 minutes."""
+    for m in range(minute, max(minute - 5, -1), -1):
+        if 0 <= m < len(values) and values[m] is not None:
+            return values[m]
+    return None
+
+
+def _changes(values: Values, minute: int, window_minutes: int) -> int | None:
+    """``changes(x[W])`` at ``minute``; None without a sample in the window."""
+    present = [v for v in values[max(0, minute - window_minutes) : minute + 1] if v is not None]
+    if not present:
+        return None
+    return sum(1 for a, b in pairwise(present) if a != b)
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    """The expressions of the source alerts on 1-minute samples, as Prometheus 2 evaluates them."""
+
+    data: SourceSeries
+    down_after: int
+    stale_after: int
+
+    def _age(self, values: Values, minute: int) -> float | None:
+        latest = _latest(values, minute)
+        return None if latest is None else 60.0 * minute - latest
+
+    def condition(self, alert: str, minute: int) -> bool:
+        window = self.down_after // MINUTE
+        data = self.data
+        if alert == SOURCE_DOWN:
+            age = self._age(data.last_success, minute)
+            return age is not None and age > self.down_after
+        if alert == SOURCE_STALE:
+            return (
+                _latest(data.watermark, minute) is not None
+                and _changes(data.watermark, minute, window) == 0
+                and (_changes(data.last_success, minute, window) or 0) > 1
+            )
+        now, before = _latest(data.watermark, minute), None
+        if minute >= LAG_TREND_WINDOW // MINUTE:
+            before = _latest(data.watermark, minute - LAG_TREND_WINDOW // MINUTE)
+        return (
+            now is not None
+            and before is not None
+            and 60.0 * minute - now > self.stale_after
+            and now - before < LAG_TREND_WINDOW
+            and (_changes(data.watermark, minute, window) or 0) > 0
+        )
+
+    def firing(self, alert: str, minute: int) -> bool:
+        for_seconds = {
+            SOURCE_DOWN: SOURCE_DOWN_FOR,
+            SOURCE_STALE: SOURCE_STALE_FOR,
+            SOURCE_LAGGING: SOURCE_LAGGING_FOR,
+        }[alert]
+        return is_firing(partial(self.condition, alert), minute, for_seconds // MINUTE)
+
+    def value(self, alert: str, minute: int) -> float:
+        """The alert's ``$value``: seconds since the last success, or the watermark's lag."""
+        values = self.data.last_success if alert == SOURCE_DOWN else self.data.watermark
+        age = self._age(values, minute)
+        assert age is not None
+        return age
 
 
 # --- test groups ------------------------------------------------------------------------------
@@ -356,10 +579,31 @@ class _Builder:
         return {**extra, "job": self.job, "instance": INSTANCE}
 
     def _healthy(self, group: ScenarioGroup) -> None:
-        """The exporter is up and polling: ``up`` 1 and a watermark one minute behind."""
-        group.add(series("up", self._exporter_labels()), [1.0] * (group.minutes + 1))
-        watermark = series(metrics.WATERMARK.name, self._exporter_labels(source=self.plan.source))
-        group.add(watermark, [60.0 * m - 60 for m in range(group.minutes + 1)])
+        """The exporter is up and polling every minute, its watermark one minute behind."""
+        self._source(group, every(1, group.minutes), started=True)
+
+    def _source(
+        self,
+        group: ScenarioGroup,
+        events: Mapping[int, Sequence[SourceEvent]],
+        started: bool = False,
+        instance: str = INSTANCE,
+    ) -> SourceModel:
+        """The exporter's ``up`` and source series for these events (``started``: at minute 0)."""
+        if started:
+            events = merge({0: [Start()]}, events)
+        data = source_series(events, group.minutes)
+        target = {"job": self.job, "instance": instance}
+        labels = {"source": self.plan.source, **target}
+        group.add(series("up", target), [float(s) for s in data.scraped])
+        group.add(series(metrics.UP.name, labels), data.up)
+        group.add(series(metrics.LAST_SUCCESSFUL_POLL.name, labels), data.last_success)
+        group.add(series(metrics.WATERMARK.name, labels), data.watermark)
+        for reason, values in data.errors.items():
+            group.add(series(metrics.POLL_LAST_ERROR.name, {**labels, "reason": reason}), values)
+        return SourceModel(
+            data, self.plan.source_down_after.seconds, self.plan.source_stale_after.seconds
+        )
 
     def _counters(self, group: ScenarioGroup, plan: SloPlan, data: Traffic | None = None) -> None:
         data = data or traffic([], group.minutes)
@@ -795,25 +1039,13 @@ class _Builder:
         return group
 
     def exporter_health(self) -> ScenarioGroup:
-        stale = self.plan.source_stale_after.seconds
-        frozen_at = 30
-        frozen = 60.0 * frozen_at - 60
-        stale_from = int((frozen + stale) // 60) + 1
-        fires = stale_from + 5
-        span = max(fires + 2 * MARGIN, 40)
-        group = ScenarioGroup(
-            "exporter: no SLO series while the exporter is up, and a watermark that stops",
-            span,
-        )
-        group.add(series("up", self._exporter_labels()), [1.0] * (span + 1))
-        watermark = series(metrics.WATERMARK.name, self._exporter_labels(source=self.plan.source))
-        group.add(watermark, [60.0 * min(m, frozen_at) - 60 for m in range(span + 1)])
+        span = 40
+        group = ScenarioGroup("exporter: no SLO series while the exporter is up", span)
+        self._healthy(group)
         absent_minutes = METRICS_ABSENT_FOR // MINUTE
         group.alerts(ABSENT, absent_minutes - 5, [])
         expected = [expected_alert(absent_alert(plan, self.job), 1.0) for plan in self.plan.slos]
         group.alerts(ABSENT, absent_minutes + 5, expected)
-        group.silent(self._alerts(SOURCE_STALE), stale_from - MARGIN)
-        group.firing(self._alerts(SOURCE_STALE), fires + MARGIN)
         group.silent(self._alerts(EXPORTER_DOWN), span)
         return group
 
@@ -836,6 +1068,147 @@ class _Builder:
         )
         return [down, never]
 
+    # -- the helpdesk source --
+
+    def _interval_minutes(self) -> int:
+        """The poll interval in whole minutes of test samples (at least one)."""
+        return max(1, math.ceil(self.plan.source_interval_seconds / MINUTE))
+
+    def _fires(self, group: ScenarioGroup, model: SourceModel, alert: str, since: int) -> None:
+        """``alert`` fires within 15 minutes of ``since`` (or as soon as the poll interval
+        allows), with its annotations, after staying silent; no other source alert fires."""
+        rules = {rule["alert"]: rule for rule in exporter_group(self.plan)["rules"]}
+        first = _first(partial(model.firing, alert), since, group.minutes)
+        if first is None:
+            raise ValueError(f"{group.name}: {alert} never fires in the model")
+        check = max(since + SOURCE_DETECTION_TARGET // MINUTE, first + 1)
+        if not all(model.firing(alert, m) for m in (check - 1, check, check + 1)):
+            raise ValueError(f"{group.name}: {alert} does not keep firing at minute {check}")
+        labels = self._exporter_labels(source=self.plan.source)
+        expected = expected_alert(
+            rules[alert], model.value(alert, check), labels, last_error=model.data.last_error(check)
+        )
+        group.alerts(alert, check, [expected])
+        before = first - MARGIN - 1
+        if before >= since and not any(
+            model.firing(alert, m) for m in range(before - MARGIN, before + MARGIN + 1)
+        ):
+            group.alerts(alert, before, [])
+        for other in SOURCE_ALERTS:
+            if other != alert:
+                self._never(group, model, other)
+
+    def _never(self, group: ScenarioGroup, model: SourceModel, alert: str) -> None:
+        """``alert`` fires at no minute of the group (checked every 5 minutes)."""
+        if any(model.firing(alert, m) for m in range(group.minutes + 1)):
+            raise ValueError(f"{group.name}: the model has {alert} firing")
+        for minute in range(5, group.minutes + 1, 5):
+            group.alerts(alert, minute, [])
+
+    def source_never_answered(self) -> ScenarioGroup:
+        group = ScenarioGroup(
+            "source never answered: since the start, HelpdeskSourceDown pages within 15 minutes",
+            40,
+        )
+        backoff = (0, 1, 2, 4, 8, 16, 26, 36)  # doubling waits, capped at 10 minutes
+        model = self._source(group, {m: [Failed("connect")] for m in backoff}, started=True)
+        self._fires(group, model, SOURCE_DOWN, 0)
+        return group
+
+    def source_stopped_answering(self) -> ScenarioGroup:
+        stop = 30
+        group = ScenarioGroup(
+            "source stopped answering: HelpdeskSourceDown pages within 15 minutes of the last "
+            "successful poll, naming the last error",
+            stop + 30,
+        )
+        failures = {stop + m: [Failed(reason)] for m, reason in ((1, "timeout"), (2, "timeout"))}
+        failures |= {stop + m: [Failed("auth")] for m in (4, 8, 16, 26)}
+        model = self._source(group, merge(every(1, stop), failures), started=True)
+        self._fires(group, model, SOURCE_DOWN, stop)
+        return group
+
+    def source_watermark_stuck(self) -> ScenarioGroup:
+        stuck = 30
+        group = ScenarioGroup(
+            "source watermark stuck: it answers, but HelpdeskSourceStale pages within 15 minutes",
+            stuck + 30,
+        )
+        frozen = 60.0 * stuck - 60
+        polls = every(1, group.minutes, watermark=lambda m: min(60.0 * m - 60, frozen))
+        model = self._source(group, polls, started=True)
+        self._fires(group, model, SOURCE_STALE, stuck)
+        return group
+
+    def source_falls_behind(self) -> ScenarioGroup:
+        group = ScenarioGroup(
+            "source falls behind: the data lags more each poll, HelpdeskSourceLagging opens a "
+            "ticket",
+            100,
+        )
+        model = self._source(group, every(1, 100, watermark=lambda m: 30.0 * m - 60), True)
+        rules = {rule["alert"]: rule for rule in exporter_group(self.plan)["rules"]}
+        first = _first(partial(model.firing, SOURCE_LAGGING), 0, group.minutes)
+        if first is None:
+            raise ValueError(f"{group.name}: the model never fires {SOURCE_LAGGING}")
+        check = first + MARGIN
+        labels = self._exporter_labels(source=self.plan.source)
+        value = model.value(SOURCE_LAGGING, check)
+        group.alerts(SOURCE_LAGGING, check, [expected_alert(rules[SOURCE_LAGGING], value, labels)])
+        group.alerts(SOURCE_LAGGING, first - MARGIN - 1, [])
+        self._never(group, model, SOURCE_DOWN)
+        self._never(group, model, SOURCE_STALE)
+        return group
+
+    def source_no_false_page(self) -> ScenarioGroup:
+        """A healthy exporter, a brief outage, a restart, a first sync: no source alert.
+
+        One exporter (``instance``) per case, side by side in one group.
+        """
+        interval = self._interval_minutes()
+        down = self.plan.source_down_after.seconds // MINUTE
+        outage = 30
+        restart = outage + down + 5
+        days = 30 * 86400.0
+
+        def catching_up(minute: int) -> float:
+            return min(-days + days * minute / 40, 60.0 * minute - 60)
+
+        span = max(restart + 40, outage + 4 * interval + 40, 100)
+        cases: dict[str, dict[int, list[SourceEvent]]] = {
+            # every poll advances the watermark
+            "healthy:9707": every(1, span),
+            # two failed polls (back-off: 1, then 2 intervals), then it answers again
+            "brief-outage:9707": merge(
+                every(1, outage, interval),
+                {outage + interval: [Failed("timeout")]},
+                {outage + 2 * interval: [Failed("timeout")]},
+                every(outage + 4 * interval, span, interval),
+            ),
+            # stopped longer than the source-down limit; its first poll takes 2 minutes
+            "restart:9707": merge(
+                every(1, outage),
+                {outage + 1: [Stop()], restart: [Start()]},
+                every(restart + 2, span),
+            ),
+            # partial polls: a watermark 30 days back that catches up over 40 polls
+            "first-sync:9707": every(1, span, watermark=catching_up),
+        }
+        group = ScenarioGroup(
+            "source no false page: a healthy exporter, a brief outage of two polls, a restart "
+            "and a first sync that catches up page nobody",
+            span,
+        )
+        for instance, events in cases.items():
+            model = self._source(group, events, started=True, instance=instance)
+            for alert in SOURCE_ALERTS:
+                if any(model.firing(alert, m) for m in range(span + 1)):
+                    raise ValueError(f"{group.name}: the model has {alert} firing on {instance}")
+        for alert in SOURCE_ALERTS:
+            for minute in range(5, span + 1, 5):
+                group.alerts(alert, minute, [])
+        return group
+
     def groups(self) -> list[ScenarioGroup]:
         built = [
             self.quiet(),
@@ -849,6 +1222,11 @@ class _Builder:
             self.backlog(),
             self.exporter_health(),
             *self.exporter_down(),
+            self.source_never_answered(),
+            self.source_stopped_answering(),
+            self.source_watermark_stuck(),
+            self.source_falls_behind(),
+            self.source_no_false_page(),
         ]
         return [g for g in built if g is not None]
 

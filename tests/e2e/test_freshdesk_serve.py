@@ -720,8 +720,8 @@ def test_native_mode_counts_no_event_where_freshdesk_applies_no_sla(
 def test_a_wrong_api_key_is_refused_and_never_logged(start: Start, fake: FakeFreshdesk) -> None:
     script_day(fake, scripted_day())
     serve = start(fake, "computed", api_key="not-the-key-5f2a")
-    serve.wait_ready()
     serve.wait_until("a refused poll", lambda: fake.codes()["401"] >= 1)
+    assert serve.get("/ready")[0] == 503  # the helpdesk never answered: not ready
     codes = wait_for_requests_to_match(serve, fake)
     scrape = serve.scrape()
     assert scrape.value("helpdesk_up", source=SOURCE) == 0

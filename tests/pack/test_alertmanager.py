@@ -152,11 +152,20 @@ def test_amtool_check_config_parses_the_template(pack: Path) -> None:
             SLO_RECEIVER,
         ),
         (["severity=page", "alertname=HelpdeskExporterDown", "service=support"], PAGES_RECEIVER),
-        (["severity=ticket", "alertname=HelpdeskSourceStale", "service=support"], SLO_RECEIVER),
+        (["severity=page", "alertname=HelpdeskSourceDown", "service=support"], PAGES_RECEIVER),
+        (["severity=ticket", "alertname=HelpdeskSourceLagging", "service=support"], SLO_RECEIVER),
         (["alertname=SomethingElse", "slo=x"], DEFAULT_RECEIVER),
         (["severity=info", "alertname=SomethingElse"], DEFAULT_RECEIVER),
     ],
-    ids=["burn-page", "burn-ticket", "exporter-down", "source-stale", "no-severity", "other"],
+    ids=[
+        "burn-page",
+        "burn-ticket",
+        "exporter-down",
+        "source-down",
+        "source-lagging",
+        "no-severity",
+        "other",
+    ],
 )
 def test_amtool_routes_each_severity_to_its_receiver(
     pack: Path, labels: list[str], expected: str

@@ -381,6 +381,18 @@ def test_detail_time_percentiles_read_the_elapsed_histogram() -> None:
             )
 
 
+@pytest.mark.parametrize("config_id", ["example", "demo"])
+def test_detail_shows_the_time_since_the_last_answer_against_the_source_down_limit(
+    config_id: str,
+) -> None:
+    detail = _dashboard(config_id, dashboards.DETAIL_UID)
+    (panel,) = _by_title(_panels(detail), "Since last successful poll")
+    [target] = panel["targets"]
+    assert "helpdesk_last_successful_poll_timestamp_seconds" in target["expr"]
+    limit = plan_pack(CONFIGS[config_id]).source_down_after.seconds
+    assert [value for value, _ in _steps(panel)] == [None, limit / 2, limit]
+
+
 def test_wallboard_is_a_30s_tv_board_with_big_tiles() -> None:
     wallboard = _dashboard("example", dashboards.WALLBOARD_UID)
     assert wallboard["refresh"] == "30s"

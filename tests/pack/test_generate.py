@@ -135,6 +135,11 @@ def test_generated_tests_cover_every_scenario(packs: dict[str, Path]) -> None:
         "exporter",
         "exporter down",
         "exporter never scraped",
+        "source never answered",
+        "source stopped answering",
+        "source watermark stuck",
+        "source falls behind",
+        "source no false page",
     ]
 
 
@@ -156,6 +161,61 @@ def test_generated_tests_fail_on_a_broken_rule(
     )
     assert result.returncode == 1
     assert "NaN" in result.stdout + result.stderr
+
+
+SOURCE_RULE_BREAKS = [
+    # (what is broken, text in the source rules, replacement, the alert whose test fails)
+    (
+        "down-counted-from-the-watermark-pages-a-first-sync",
+        "time() - helpdesk_last_successful_poll_timestamp_seconds",
+        "time() - helpdesk_source_watermark_timestamp_seconds",
+        "HelpdeskSourceDown",
+    ),
+    (
+        "down-after-20-minutes-is-too-late",
+        'helpdesk_last_successful_poll_timestamp_seconds{job="helpdesk-slo"} > 600',
+        'helpdesk_last_successful_poll_timestamp_seconds{job="helpdesk-slo"} > 1200',
+        "HelpdeskSourceDown",
+    ),
+    (
+        "stale-without-successful-polls-fires-on-a-dead-helpdesk",
+        "\nand\nchanges(helpdesk_last_successful_poll_timestamp_seconds"
+        '{job="helpdesk-slo"}[10m]) > 1',
+        "",
+        "HelpdeskSourceStale",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "alert"),
+    [case[1:] for case in SOURCE_RULE_BREAKS],
+    ids=[case[0] for case in SOURCE_RULE_BREAKS],
+)
+def test_generated_source_tests_fail_on_a_broken_source_rule(
+    promtool: str, packs: dict[str, Path], tmp_path: Path, old: str, new: str, alert: str
+) -> None:
+    """The source tests have teeth: each of these mistakes fails them."""
+    rules = yaml.safe_load((packs["objective-95-28d"] / RULES_FILE).read_text())
+    [group] = [g for g in rules["groups"] if g["name"] == "helpdesk-slo-exporter"]
+    source_rules = [r for r in group["rules"] if r.get("alert", "").startswith("HelpdeskSource")]
+    assert any(old in rule["expr"] for rule in source_rules)
+    for rule in source_rules:
+        rule["expr"] = rule["expr"].replace(old, new)
+    rules["groups"] = [group]
+    (tmp_path / Path(RULES_FILE).name).write_text(yaml.safe_dump(rules))
+    tests = yaml.safe_load((packs["objective-95-28d"] / RULE_TESTS_FILE).read_text())
+    tests["tests"] = [t for t in tests["tests"] if t["name"].startswith("source")]
+    (tmp_path / "source.test.yml").write_text(yaml.safe_dump(tests))
+    result = subprocess.run(
+        [promtool, "test", "rules", "source.test.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1
+    assert f"alertname: {alert}" in result.stdout + result.stderr
 
 
 PACK_DIRS = ["alertmanager", "dashboards", "rules", "runbooks"]

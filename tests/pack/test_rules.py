@@ -20,6 +20,7 @@ from exporter.config import Config, ConfigError, Severity, parse_config
 from exporter.pack.rules import (
     DAY,
     HOUR,
+    LAST_ERROR,
     MINUTE,
     WORKBOOK_TIERS,
     RuleOptions,
@@ -34,9 +35,15 @@ from exporter.pack.rules import (
     with_window,
 )
 from exporter.pack.ruletests import (
+    Answered,
+    Failed,
+    Start,
+    Stop,
     expand,
+    humanize_duration,
     humanize_percentage,
     render,
+    source_series,
     tier_condition,
     traffic,
 )
@@ -289,7 +296,7 @@ def test_every_rule_carries_slo_service_and_the_slo_labels() -> None:
     for rule in all_rules(config):
         labels = rule["labels"]
         assert labels["service"] == "helpdesk"
-        if rule.get("alert") in ("HelpdeskExporterDown", "HelpdeskSourceStale"):
+        if str(rule.get("alert", "")).startswith("Helpdesk"):
             continue
         assert labels["slo"] == "urgent-first-response" and labels["team"] == "tier1"
         if "alert" in rule:
@@ -465,6 +472,62 @@ def test_exporter_down_uses_the_job_option() -> None:
     assert down["expr"] == 'up{job="support-exporter"} == 0\nor\nabsent(up{job="support-exporter"})'
 
 
+# --- the helpdesk source alerts ---------------------------------------------------------------
+
+
+def config_with_source(source: dict[str, Any]) -> Config:
+    document = {
+        "service": "support",
+        "source": source,
+        "slas": {"first_response": {"targets": {"urgent": "1h"}}},
+        "slos": [time_slo()],
+    }
+    return parse_config(yaml.safe_dump(document, sort_keys=False))
+
+
+def source_alerts(config: Config, options: RuleOptions | None = None) -> dict[str, Any]:
+    return {
+        rule["alert"]: rule
+        for rule in all_rules(config, options)
+        if str(rule.get("alert", "")).startswith("HelpdeskSource")
+    }
+
+
+def test_source_alerts_page_when_the_helpdesk_is_down_or_stale_and_ticket_when_it_lags() -> None:
+    alerts = source_alerts(config_with_source({"type": "demo"}), RuleOptions(job="hd"))
+    severities = {name: rule["labels"]["severity"] for name, rule in alerts.items()}
+    assert severities == {
+        "HelpdeskSourceDown": "page",
+        "HelpdeskSourceStale": "page",
+        "HelpdeskSourceLagging": "ticket",
+    }
+    down = alerts["HelpdeskSourceDown"]
+    assert (
+        down["expr"] == 'time() - helpdesk_last_successful_poll_timestamp_seconds{job="hd"} > 600'
+    )
+    assert LAST_ERROR in down["annotations"]["description"]
+    stale = alerts["HelpdeskSourceStale"]["expr"]
+    assert 'changes(helpdesk_source_watermark_timestamp_seconds{job="hd"}[10m]) == 0' in stale
+    assert 'changes(helpdesk_last_successful_poll_timestamp_seconds{job="hd"}[10m]) > 1' in stale
+
+
+@pytest.mark.parametrize(
+    ("interval", "down_after", "noted"),
+    [("15s", "10m", False), ("2m", "10m", False), ("150s", "750s", False), ("3m", "15m", True)],
+    ids=["short", "two-minutes", "longest-in-time", "too-long-for-15-minutes"],
+)
+def test_source_down_limit_is_five_poll_intervals_and_at_least_ten_minutes(
+    interval: str, down_after: str, noted: bool
+) -> None:
+    plan = plan_pack(config_with_source({"type": "demo", "poll_interval": interval}))
+    assert plan.source_down_after.text == down_after
+    notes = [note for note in plan.notes if "HelpdeskSourceDown" in note]
+    assert bool(notes) is noted
+    if noted:
+        assert notes[0].startswith(f"source.poll_interval {interval}: ")
+
+
+# --- the test generator's own pieces ----------------------------------------------------------
 # --- the test generator's own pieces ----------------------------------------------------------
 
 
@@ -515,6 +578,43 @@ def test_render_expands_values_labels_and_conditions() -> None:
     assert render(template, {"slo": "a", "instance": "h:1"}, 6.66) == "6.7x on a at h:1"
     with pytest.raises(ValueError, match="no rendering"):
         render("{{ $value | humanize }}", {}, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0.0, "0s"), (30.0, "30s"), (960.0, "16m 0s"), (3725.0, "1h 2m 5s"), (90061.0, "1d 1h 1m 1s")],
+    ids=["zero", "seconds", "minutes", "hours", "days"],
+)
+def test_humanize_duration_matches_prometheus(value: float, expected: str) -> None:
+    assert humanize_duration(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("last_error", "expected"),
+    [("auth", "last error: auth."), (None, "last error: none recorded.")],
+    ids=["a-reason", "no-failure-yet"],
+)
+def test_render_names_the_last_error(last_error: str | None, expected: str) -> None:
+    template = "for {{ $value | humanizeDuration }}, last error: " + LAST_ERROR + "."
+    assert render(template, {}, 660.0, last_error=last_error) == "for 11m 0s, " + expected
+
+
+def test_source_series_publish_what_the_poller_does() -> None:
+    events = {
+        0: [Start(), Failed("connect")],  # a new store, the helpdesk does not answer
+        2: [Answered(60.0)],
+        3: [Stop()],
+        5: [Start()],  # a restart: the stored watermark, the start as the last success
+        6: [Failed("auth")],
+    }
+    data = source_series(events, 6)
+    assert data.scraped == [True, True, True, False, False, True, True]
+    assert data.up == [0.0, 0.0, 1.0, None, None, 0.0, 0.0]
+    assert data.last_success == [0.0, 0.0, 120.0, None, None, 300.0, 300.0]
+    assert data.watermark == [0.0, 0.0, 60.0, None, None, 60.0, 60.0]
+    assert data.errors["connect"] == [0.0, 0.0, 0.0, None, None, None, None]
+    assert data.errors["auth"][6] == 360.0
+    assert data.last_error(1) == "connect" and data.last_error(6) == "auth"
 
 
 def test_model_of_a_tier_needs_both_windows_and_the_guard() -> None:

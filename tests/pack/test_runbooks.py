@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from exporter import metrics
 from exporter.config import Config, load_config, parse_config
 from exporter.pack import GENERATED_MARKER, rules
 from exporter.pack.alertmanager import DEFAULT_GRAFANA_URL
@@ -185,10 +186,37 @@ def test_relative_links_between_pages_resolve(config: Config) -> None:
 
 def test_the_exporter_page_covers_the_exporter_alerts(demo_pages: dict[str, str]) -> None:
     page = demo_pages[EXPORTER_PAGE]
-    for heading in ("HelpdeskExporterDown (page)", "HelpdeskSourceStale (ticket)"):
+    for heading in (
+        "HelpdeskExporterDown (page)",
+        "HelpdeskSourceDown (page)",
+        "HelpdeskSourceStale (page)",
+        "HelpdeskSourceLagging (ticket)",
+    ):
         assert f"## {heading}" in page
     assert "curl -fsS http://<exporter-host>:9707/healthz" in page
     assert "helpdesk-slo check --config helpdesk-slo.yml" in page
+
+
+def test_the_exporter_page_has_a_section_for_each_exporter_alert(config: Config) -> None:
+    page = runbook_files(config)[EXPORTER_PAGE]
+    plan = rules.plan_pack(config)
+    for rule in rules.exporter_group(plan)["rules"]:
+        severity = rule["labels"]["severity"]
+        assert f"## {rule['alert']} ({severity})" in page
+
+
+def test_the_exporter_page_says_what_the_source_series_mean_before_a_poll(
+    demo_pages: dict[str, str],
+) -> None:
+    page = demo_pages[EXPORTER_PAGE]
+    for name in (
+        metrics.UP.name,
+        metrics.LAST_SUCCESSFUL_POLL.name,
+        metrics.WATERMARK.name,
+        metrics.SOURCE_BACKOFF.name,
+        metrics.POLL_LAST_ERROR.name,
+    ):
+        assert f"| `{name}" in page
 
 
 def test_the_rules_link_pages_that_exist(config: Config) -> None:

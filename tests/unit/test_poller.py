@@ -36,12 +36,21 @@ import pytest
 
 from exporter import __version__, metrics
 from exporter.model import Ticket, ticket_from_json
-from exporter.poller import Poller, Timeline, backoff_delay, retention_seconds
+from exporter.poller import (
+    Poller,
+    Readiness,
+    SourceHealth,
+    Timeline,
+    assess,
+    backoff_delay,
+    fresh_for,
+    retention_seconds,
+)
 from exporter.slo import Evaluator
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.file import FileSource, read_tickets
 from exporter.store import Store
-from tests.unit.poller_harness import FIXTURES, Harness, histogram, ts, value
+from tests.unit.poller_harness import EPOCH, FIXTURES, Harness, histogram, ts, value
 
 M = metrics
 HOUR = 3600.0
@@ -555,6 +564,205 @@ def test_api_request_hook_counts_codes_on_success_and_failure(day: Harness) -> N
     assert value(snapshot, M.API_REQUESTS.name, "zendesk", "429") == 2
     assert value(snapshot, M.POLL_ERRORS.name, "zendesk", "rate_limited") == 1
     assert value(snapshot, M.API_RATE_LIMIT_REMAINING.name, "zendesk") == 697
+
+
+# --- the source's health from the start ---------------------------------------------------------
+
+
+class RateLimited(SourceError):
+    """A failure carrying the helpdesk's Retry-After advice, as the HTTP client raises it."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("HTTP 429, Retry-After", "rate_limited")
+        self.retry_after = retry_after
+
+
+def source_series(snapshot: Any) -> dict[str, float | None]:
+    return {
+        "up": value(snapshot, M.UP.name, "file"),
+        "last_success": value(snapshot, M.LAST_SUCCESSFUL_POLL.name, "file"),
+        "watermark": value(snapshot, M.WATERMARK.name, "file"),
+        "backoff": value(snapshot, M.SOURCE_BACKOFF.name, "file"),
+    }
+
+
+def test_source_series_exist_before_the_store_is_read_or_any_poll(day: Harness) -> None:
+    snapshot = day.poller.snapshot
+    assert source_series(snapshot) == {
+        "up": 0.0,
+        "last_success": EPOCH,
+        "watermark": EPOCH,
+        "backoff": 0.0,
+    }
+    # nothing else yet: counters at 0 before the stored totals are read would look like a reset
+    assert snapshot.samples.get(M.SLO_EVENTS.name, ()) == ()
+    assert not day.poller.ready
+
+
+def test_restart_publishes_the_stored_watermark_and_the_start_as_last_success(
+    morning: Harness,
+) -> None:
+    morning.now = ts("2026-11-02T11:00:00Z")
+    morning.restart()
+    assert source_series(morning.poller.snapshot) == {
+        "up": 0.0,
+        "last_success": ts("2026-11-02T11:00:00Z"),  # the stored 09:00 is older than the start
+        "watermark": ts("2026-11-02T09:00:00Z"),
+        "backoff": 0.0,
+    }
+    morning.poller.refresh()  # after loading the store: the same
+    assert source_series(morning.poller.snapshot)["last_success"] == ts("2026-11-02T11:00:00Z")
+    assert source_series(morning.poller.snapshot)["watermark"] == ts("2026-11-02T09:00:00Z")
+
+
+def test_a_helpdesk_that_never_answers_never_looks_healthy(day: Harness) -> None:
+    day.poller.source = FailingSource(SourceError("connection refused", "connect"))
+    for minute in range(1, 6):
+        day.now = EPOCH + 60 * minute
+        day.poller.poll_once()
+        assert source_series(day.poller.snapshot)["up"] == 0
+        assert source_series(day.poller.snapshot)["last_success"] == EPOCH
+        assert source_series(day.poller.snapshot)["watermark"] == EPOCH
+        assert not day.poller.ready
+    errors = value(day.poller.snapshot, M.POLL_LAST_ERROR.name, "file", "connect")
+    assert errors == EPOCH + 300
+
+
+BACKOFF_GAUGE = [
+    # (failures in a row, retry_after, expected gauge); poll interval 60s
+    ("first failure waits the interval", [None], 60.0),
+    ("second failure doubles", [None, None], 120.0),
+    ("retry-after longer than the back-off wins", [None, 900.0], 900.0),
+    ("back-off longer than an earlier retry-after", [900.0, None], 120.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("advice", "expected"), [c[1:] for c in BACKOFF_GAUGE], ids=[c[0] for c in BACKOFF_GAUGE]
+)
+def test_backoff_gauge_is_the_wait_before_the_next_poll(
+    morning: Harness, advice: list[float | None], expected: float
+) -> None:
+    for retry_after in advice:
+        error = RateLimited(retry_after) if retry_after is not None else SourceError("x", "timeout")
+        morning.poller.source = FailingSource(error)
+        morning.poller.poll_once()
+    assert morning.value(M.SOURCE_BACKOFF.name, "file") == expected
+    morning.poller.source = FileSource(morning.config.source)
+    morning.poll("morning.jsonl", "2026-11-02T09:30:00Z")
+    assert morning.value(M.SOURCE_BACKOFF.name, "file") == 0
+
+
+def test_last_error_time_is_kept_per_reason(morning: Harness) -> None:
+    for minute, reason in ((1, "timeout"), (2, "auth"), (3, "timeout")):
+        morning.now = ts("2026-11-02T09:00:00Z") + 60 * minute
+        morning.poller.source = FailingSource(SourceError("x", reason))
+        morning.poller.poll_once()
+    assert morning.value(M.POLL_LAST_ERROR.name, "file", "timeout") == ts("2026-11-02T09:03:00Z")
+    assert morning.value(M.POLL_LAST_ERROR.name, "file", "auth") == ts("2026-11-02T09:02:00Z")
+
+
+START = 1_000_000.0
+
+
+def health(**changes: Any) -> SourceHealth:
+    base: dict[str, Any] = {
+        "source": "zendesk",
+        "started": START,
+        "last_success": None,
+        "last_failure": None,
+        "last_error": None,
+        "failures": 0,
+        "backoff": 0.0,
+        "fresh_for": 180.0,
+    }
+    return SourceHealth(**{**base, **changes})
+
+
+READINESS = [
+    # (state, seconds after the start, ready, what the reason says)
+    ("first poll running", health(), 5, False, "the first poll of the helpdesk (zendesk) has not"),
+    (
+        "never answered",
+        health(last_failure=START + 240, last_error="connect", failures=3, backoff=600.0),
+        720,
+        False,
+        "the helpdesk (zendesk) has never answered since the exporter started 12m ago "
+        "(3 failed polls, last error: connect, next attempt in 2m)",
+    ),
+    (
+        "stopped answering",
+        health(
+            last_success=START + 60,
+            last_failure=START + 300,
+            last_error="auth",
+            failures=4,
+            backoff=480.0,
+        ),
+        360,
+        False,
+        "the helpdesk (zendesk) stopped answering: last successful poll 5m ago "
+        "(1970-01-12T13:47:40Z); 4 failed polls, last error: auth, next attempt in 7m",
+    ),
+    (
+        "a poll hangs",
+        health(last_success=START),
+        181,
+        False,
+        "no poll has finished since (one may hang)",
+    ),
+    ("fresh", health(last_success=START + 100), 280, True, "last successful poll of the"),
+    (
+        "one failure since a fresh success",
+        health(
+            last_success=START,
+            last_failure=START + 60,
+            last_error="timeout",
+            failures=1,
+            backoff=60.0,
+        ),
+        90,
+        True,
+        "since then 1 failed poll, last error: timeout, next attempt in 30s",
+    ),
+    ("fresh at the limit", health(last_success=START), 180, True, "3m ago"),
+]
+
+
+@pytest.mark.parametrize(
+    ("state", "after", "ready", "reason"),
+    [c[1:] for c in READINESS],
+    ids=[c[0] for c in READINESS],
+)
+def test_readiness_says_why(state: SourceHealth, after: float, ready: bool, reason: str) -> None:
+    verdict = assess(state, START + after)
+    assert verdict.ready is ready
+    assert reason in verdict.reason
+    assert "\n" not in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("interval", "expected"),
+    [(1.0, 60.0), (60.0, 180.0), (300.0, 900.0)],
+    ids=["short-interval-has-a-floor", "three-intervals", "long-interval"],
+)
+def test_fresh_for_is_three_poll_intervals_and_at_least_a_minute(
+    interval: float, expected: float
+) -> None:
+    assert fresh_for(interval) == expected
+
+
+def test_poller_readiness_follows_its_polls(morning: Harness) -> None:
+    assert morning.poller.readiness().ready  # polled at 09:00, clock at 09:00
+    morning.poller.source = FailingSource(SourceError("x", "timeout"))
+    morning.now = ts("2026-11-02T09:02:00Z")
+    morning.poller.poll_once()
+    assert morning.poller.readiness().ready  # still fresh
+    morning.now = ts("2026-11-02T09:04:00Z")
+    morning.poller.poll_once()
+    readiness = morning.poller.readiness()
+    assert readiness == Readiness(False, readiness.reason)
+    assert "stopped answering" in readiness.reason and "timeout" in readiness.reason
 
 
 # --- restarts -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import pytest
 
 from exporter import __version__, metrics
 from exporter.config import Config, ConfigError, parse_config
+from exporter.poller import Readiness
 from exporter.server import (
     BasicAuth,
     ExporterApp,
@@ -52,6 +53,10 @@ def basic(user: str, password: str) -> str:
 class FakePoller:
     snapshot: Snapshot = EMPTY
     ready: bool = False
+    reason: str = "the first poll of the helpdesk (file) has not finished"
+
+    def readiness(self) -> Readiness:
+        return Readiness(self.ready, self.reason)
 
 
 @dataclass
@@ -129,12 +134,55 @@ def test_healthz_is_ok_while_the_process_runs() -> None:
     assert (response.status, response.body) == (200, b"ok\n")
 
 
-def test_ready_is_503_until_the_first_poll_then_200() -> None:
-    poller = FakePoller()
-    app = ExporterApp(poller, config())
-    assert app.handle("GET", "/ready").status == 503
-    poller.ready = True
-    assert app.handle("GET", "/ready").status == 200
+READY = [
+    # (readiness, status, body)
+    (
+        "fresh",
+        Readiness(True, "last successful poll of the helpdesk (file) 10s ago"),
+        200,
+        b"ready: last successful poll of the helpdesk (file) 10s ago\n",
+    ),
+    (
+        "never answered",
+        Readiness(False, "the helpdesk (zendesk) has never answered since the exporter started"),
+        503,
+        b"not ready: the helpdesk (zendesk) has never answered since the exporter started\n",
+    ),
+    (
+        "a reason on several lines is sent on one",
+        Readiness(False, "stopped answering:\nlast error: auth"),
+        503,
+        b"not ready: stopped answering: last error: auth\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("readiness", "status", "body"), [c[1:] for c in READY], ids=[c[0] for c in READY]
+)
+def test_ready_answers_the_pollers_verdict_in_one_line(
+    readiness: Readiness, status: int, body: bytes
+) -> None:
+    poller = FakePoller(ready=readiness.ready, reason=readiness.reason)
+    response = ExporterApp(poller, config()).handle("GET", "/ready")
+    assert (response.status, response.body) == (status, body)
+
+
+@pytest.mark.parametrize(
+    ("readiness", "says"),
+    [
+        (Readiness(True, "last successful poll 10s ago"), "Ready:</strong> last successful poll"),
+        (
+            Readiness(False, "the helpdesk (zendesk) has never answered <since> the start"),
+            "Not ready:</strong> the helpdesk (zendesk) has never answered &lt;since&gt; the",
+        ),
+    ],
+    ids=["fresh", "never-answered-escaped"],
+)
+def test_landing_page_says_whether_the_helpdesk_answers(readiness: Readiness, says: str) -> None:
+    poller = FakePoller(ready=readiness.ready, reason=readiness.reason)
+    page = ExporterApp(poller, config()).handle("GET", "/").body.decode()
+    assert says in page
 
 
 @pytest.mark.parametrize(
@@ -220,7 +268,8 @@ def test_metrics_rendering_is_reused_until_the_snapshot_changes() -> None:
 
 def test_metrics_render_failure_is_a_500_not_a_crash(caplog: pytest.LogCaptureFixture) -> None:
     class Broken:
-        ready = True
+        def readiness(self) -> Readiness:
+            return Readiness(True, "fresh")
 
         @property
         def snapshot(self) -> Snapshot:
