@@ -292,6 +292,14 @@ def test_service_selects_the_pods_on_the_metrics_port() -> None:
     }
 
 
+def test_service_keeps_an_unready_exporter_scraped() -> None:
+    # /ready fails while the helpdesk does not answer; the page about it needs the scrape
+    service = manifest("service.yaml")
+    assert service["spec"]["publishNotReadyAddresses"] is True
+    probe = manifest("deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
+    assert probe["readinessProbe"]["httpGet"]["path"] == "/ready"
+
+
 def test_servicemonitor_scrapes_the_service_as_the_alerts_job() -> None:
     monitor = manifest("servicemonitor.yaml")
     service = manifest("service.yaml")
