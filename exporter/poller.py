@@ -136,8 +136,18 @@ FINGERPRINT_KEY = "config_fingerprint"
 
 _SLA = "sla"
 _SLO = "slo"
-#: What a poller publishes before it could ever read its store.
-_HEALTH_ONLY = frozenset({metrics.UP.name, metrics.BUILD_INFO.name})
+#: What a poller publishes before it could ever read its store: no counter (a zero would
+#: read as a reset), but every gauge the source alerts need (HelpdeskSourceDown).
+_HEALTH_ONLY = frozenset(
+    {
+        metrics.UP.name,
+        metrics.LAST_SUCCESSFUL_POLL.name,
+        metrics.WATERMARK.name,
+        metrics.SOURCE_BACKOFF.name,
+        metrics.POLL_LAST_ERROR.name,
+        metrics.BUILD_INFO.name,
+    }
+)
 # compact JSON encoders, built once (``json.dumps`` with options builds one per call)
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _STATE_JSON = json.JSONEncoder(separators=(",", ":"))
@@ -689,8 +699,8 @@ class Poller:
         """The stored watermark and last success, for the series published before the load."""
         try:
             stored = self.store.source_state(self.source.name)
-        except Exception:
-            log.exception("reading the source's state from the store failed")
+        except Exception:  # the first poll reports it, in one line
+            log.debug("reading the source's state from the store failed", exc_info=True)
             return
         self._watermark, self._last_success = stored.watermark, stored.last_success
 
@@ -847,7 +857,6 @@ class Poller:
         source error's ``retry_after`` seconds when it has one.
         """
         interval = self.config.source.poll_interval.seconds
-        failures = 0
         try:
             self.refresh()
         except Exception as exc:  # the first poll reports it
@@ -866,8 +875,8 @@ class Poller:
                     log.debug("could not publish the failed poll", exc_info=True)
             if not self._last_failed:
                 self.checkpoint()
-            failures = failures + 1 if self._last_failed else 0
-            delay = backoff_delay(interval, failures, self._retry_after)
+            # after a failure, the back-off :meth:`_failed` worked out and published
+            delay = self._backoff if self._last_failed else interval
             deadline = time.monotonic() + delay
             while not stop.is_set():
                 left = deadline - time.monotonic()
@@ -1491,7 +1500,7 @@ class Poller:
         for rating in ("good", "bad"):
             put(metrics.CSAT_RATINGS, (rating,), 0.0)
         for reason in SkipReason:
-            put(metrics.RECORDS_SKIPPED, (source, reason.value), 0.0)
+            put(metrics.RECORDS_SKIPPED, (self.source.name, reason.value), 0.0)
         elapsed: dict[tuple[str, str], dict[str, float]] = {pair: {} for pair in sla_priorities}
         elapsed_sums: dict[tuple[str, str], float] = {}
         for (name, labels), value in self._counters.items():

@@ -67,13 +67,22 @@ def test_a_corrupted_store_fails_the_poll_in_one_line(
         corrupted.poll("mid-morning.jsonl", "2026-11-02T10:00:00Z")  # never raises
     snapshot = corrupted.poller.snapshot
     assert corrupted.value(M.UP.name, "file") == 0
-    assert corrupted.poller.ready
+    assert not corrupted.poller.ready  # ready means a poll succeeded
     logged = problems_logged(caplog)
     assert len(logged) == 1, [r.getMessage() for r in logged]
     assert logged[0].exc_info is None
     assert "state.db cannot be read: database disk image is malformed" in logged[0].getMessage()
-    # nothing was ever read from it: no counter is published, so none can go back to 0
-    assert set(snapshot.samples) == {M.UP.name, M.BUILD_INFO.name}
+    # nothing was ever read from it: no counter is published, so none can go back to 0,
+    # but the gauges HelpdeskSourceDown reads are there, the last success at the start
+    assert set(snapshot.samples) == {
+        M.UP.name,
+        M.LAST_SUCCESSFUL_POLL.name,
+        M.WATERMARK.name,
+        M.SOURCE_BACKOFF.name,
+        M.POLL_LAST_ERROR.name,
+        M.BUILD_INFO.name,
+    }
+    assert corrupted.value(M.POLL_LAST_ERROR.name, "file", "store") == ts("2026-11-02T10:00:00Z")
 
 
 def test_the_poll_loop_survives_a_corrupted_store(corrupted: Harness) -> None:
@@ -83,9 +92,9 @@ def test_the_poll_loop_survives_a_corrupted_store(corrupted: Harness) -> None:
     thread.start()
     try:
         deadline = time.monotonic() + 10
-        while not corrupted.poller.ready and time.monotonic() < deadline:
+        while corrupted.poller.health().failures == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert corrupted.poller.ready
+        assert corrupted.poller.health().failures >= 1
         assert thread.is_alive()
         assert corrupted.value(M.UP.name, "file") == 0
     finally:
