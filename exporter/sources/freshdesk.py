@@ -121,6 +121,7 @@ from exporter.model import (
 from exporter.sla import next_response_clocks
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BasicAuth, HelpdeskClient
+from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
 from exporter.sources.values import instant as _instant
 from exporter.sources.values import iso as _iso
@@ -514,6 +515,9 @@ class _PollRun:
         newest, at_newest = position.since, set(position.seen)
         exhausted = False
         backwards = 0
+        progress = ReadProgress(
+            "freshdesk", TICKETS_PATH, self.client, since=newest, until=self.now
+        )
         for _ in range(source.max_pages):
             params: dict[str, str | int] = {
                 "updated_since": _iso(query_since),
@@ -525,6 +529,9 @@ class _PollRun:
             }
             where = f"{TICKETS_PATH} page {page_number} since {_iso(query_since)}"
             records, next_page = self.page(TICKETS_PATH, params, where)
+            progress.page(
+                len(records), _instant(records[-1].get("updated_at")) if records else None
+            )
             for index, raw in enumerate(records):
                 ticket_id = _id(raw.get("id"))
                 updated = _instant(raw.get("updated_at"))
@@ -559,6 +566,7 @@ class _PollRun:
                 query_since, page_number = newest, 1
                 continue
             page_number = next_page
+        progress.done()
         if backwards:
             log.warning(
                 "freshdesk: %s returned %d tickets updated before the asked updated_since %s "
@@ -575,6 +583,9 @@ class _PollRun:
         position = self.state.ratings
         newest, at_newest = position.since, set(position.seen)
         page_number = 1
+        progress = ReadProgress(
+            "freshdesk", RATINGS_PATH, self.client, since=newest, until=self.now
+        )
         for _ in range(MAX_RATING_PAGES):
             params: dict[str, str | int] = {
                 "created_since": _iso(position.since),
@@ -583,6 +594,9 @@ class _PollRun:
             }
             where = f"{RATINGS_PATH} page {page_number}"
             records, next_page = self.page(RATINGS_PATH, params, where)
+            progress.page(
+                len(records), _instant(records[-1].get("created_at")) if records else None
+            )
             for index, record in enumerate(records):
                 rating_id = _int(record.get("id"))
                 ticket = _id(record.get("ticket_id"))
@@ -603,6 +617,7 @@ class _PollRun:
             if next_page is None:
                 break
             page_number = next_page
+        progress.done()
         self.state.ratings = Position(newest, frozenset(at_newest))
 
     # -- building tickets --

@@ -102,6 +102,7 @@ from exporter.model import (
 )
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BasicAuth, BearerAuth, HelpdeskClient
+from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
 from exporter.sources.values import instant as _instant
 from exporter.sources.values import iso as _iso
@@ -519,8 +520,13 @@ class _PollRun:
         else:
             params["start_time"] = self.state.history_start
         exhausted = False
+        since = cursor_time(cursor) or self.state.history_start
+        progress = ReadProgress("zendesk", TICKETS_PATH, self.client, since=since, until=self.now)
         for number in range(1, MAX_PAGES + 1):
             page = self.page(TICKETS_PATH, params)
+            progress.page(
+                len(_records(page, "tickets")), cursor_time(str(page.get("after_cursor") or ""))
+            )
             for index, raw in enumerate(_records(page, "tickets")):
                 ticket_id = _id(raw.get("id"))
                 if ticket_id is None:
@@ -552,6 +558,7 @@ class _PollRun:
             if not (isinstance(after, str) and after):
                 break
             params = {"per_page": self.source.page_size, "include": "users", "cursor": after}
+        progress.done()
         self.state.tickets_cursor = cursor
         if not exhausted:
             self.marks.append(cursor_time(cursor) or float(self.state.history_start))
@@ -602,6 +609,7 @@ class _PollRun:
         start = stream.start_time
         read: dict[str, float] = {seen: float(start) for seen in stream.seen}
         exhausted = False
+        progress = ReadProgress("zendesk", path, self.client, since=start, until=self.limit)
         for number in range(1, MAX_PAGES + 1):
             page = self.page(path, {"start_time": start, **extra})
             where = f"{path} page {number}"
@@ -615,6 +623,7 @@ class _PollRun:
                     "again on the next poll",
                     "malformed_json",
                 )
+            progress.page(len(items), end_time)
             fresh = 0
             for index, item in enumerate(items):
                 if not isinstance(item.get("id"), int) or isinstance(item.get("id"), bool):
@@ -648,6 +657,7 @@ class _PollRun:
                 break
             if not moved and not fresh:
                 break  # a full page of one second that we have all read already
+        progress.done()
         if not exhausted:
             self.marks.append(float(start))
         seen = frozenset(name for name, at in read.items() if at >= start)
@@ -660,15 +670,21 @@ class _PollRun:
             "start_time": start,
             "page[size]": RATINGS_PAGE,
         }
+        progress = ReadProgress("zendesk", RATINGS_PATH, self.client, since=start, until=self.now)
         for number in range(1, MAX_PAGES + 1):
             page = self.page(RATINGS_PATH, params)
-            for index, rating in enumerate(_records(page, "satisfaction_ratings")):
+            ratings = _records(page, "satisfaction_ratings")
+            progress.page(
+                len(ratings), _instant(ratings[-1].get("created_at")) if ratings else None
+            )
+            for index, rating in enumerate(ratings):
                 self._rating(rating, f"{RATINGS_PATH} page {number}: [{index}]")
             meta = page.get("meta")
             after = meta.get("after_cursor") if isinstance(meta, Mapping) else None
             if not (isinstance(meta, Mapping) and meta.get("has_more") is True and after):
                 break
             params = {**params, "page[after]": str(after)}
+        progress.done()
         self.state.ratings_start = max(start, self.limit - RATINGS_OVERLAP_SECONDS)
 
     # -- turning records into updates --
