@@ -69,8 +69,10 @@ def parse_duration(value: object) -> Duration:
 
 
 def format_duration(seconds: float) -> str:
-    """The shortest exact spelling: 3600 -> ``1h``, 5400 -> ``1h30m``, 86400 -> ``1d``.
+    """The shortest exact spelling in hours, minutes, seconds: 5400 -> ``1h30m``, 97200 -> ``27h``.
 
+    Never ``d`` or ``w``: what this prints can be written back into the config
+    anywhere, business calendars included, where a "day" is ambiguous.
     Seconds are rounded to whole seconds; anything that rounds to zero or less
     is ``0s``.
     """
@@ -78,11 +80,8 @@ def format_duration(seconds: float) -> str:
     if remaining <= 0:
         return "0s"
     out = []
-    for unit in _UNIT_ORDER:
-        size = _UNIT_SECONDS[unit]
-        if unit == "w" and remaining % size:
-            continue
-        count, remaining = divmod(remaining, size)
+    for unit in "hms":
+        count, remaining = divmod(remaining, _UNIT_SECONDS[unit])
         if count:
             out.append(f"{count}{unit}")
     return "".join(out)
