@@ -45,7 +45,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_ROOT_USER_ACTION=ignore
 
 # Install from the wheels of stage 1 only, then drop the packaging tools: nothing in
-# the image can build or fetch code at run time.
+# the image can build or fetch code at run time.  DL3013 (pin versions in pip) is
+# ignored here: --no-index installs exactly the wheels stage 1 built, no other version.
+# hadolint ignore=DL3013
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels helpdesk-slo-exporter tzdata \
  && python -m pip uninstall --yes setuptools wheel pip

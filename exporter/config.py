@@ -19,6 +19,7 @@ import os
 import re
 import types
 import typing
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -35,6 +36,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -191,6 +193,8 @@ class SourceConfig(_Strict):
         default="agent_work_time",
         description="Zendesk native mode: which metric is the resolution clock",
     )
+    #: ``file:line`` of ``token_file``/``token_env`` in the config, for :func:`read_secret`.
+    _secret_at: str | None = PrivateAttr(default=None)
 
     @field_validator("ai_agent_ids", mode="before")
     @classmethod
@@ -1330,6 +1334,7 @@ def parse_config(text: str, path: Path | None = None, base_dir: Path | None = No
             updates[key] = _resolve(base, value)
     if updates:
         source = source.model_copy(update=updates)
+    _note_secret_place(source, name, where)
     store = _resolve(base, config.store)
     return config.model_copy(update={"source": source, "store": store, "path": path})
 
@@ -1359,30 +1364,69 @@ def default_config(base_dir: Path | None = None) -> Config:
     return parse_config(DEMO_CONFIG, path=Path("<built-in demo>"), base_dir=base_dir or Path.cwd())
 
 
-def read_secret(source: SourceConfig) -> str | None:
-    """The API token from ``token_file`` or ``token_env``; never logged.
+#: The longest token :func:`read_secret` accepts (API and OAuth tokens are far shorter).
+MAX_TOKEN_LENGTH = 4096
 
-    Problems name the file or the variable, never the secret.
+
+def _note_secret_place(source: SourceConfig, name: str, where: _Lines) -> None:
+    """Remember where the config names the token, so problems reading it can point there."""
+    for key in ("token_file", "token_env"):
+        if getattr(source, key) is not None:
+            line = where.line_of(("source", key))
+            source._secret_at = f"{name}:{line}" if line is not None else name
+
+
+def _token_problem(value: str) -> str | None:
+    """What makes ``value`` unusable as a token, in words that never quote any of it."""
+    if len(value.splitlines()) > 1:
+        return (
+            "holds a line break inside the token; a token is one line "
+            "(check that nothing else was pasted with it)"
+        )
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        return "holds a control character inside the token; write the token alone, as plain text"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return "holds a character that an HTTP header cannot carry; API tokens are plain ASCII"
+    if len(value) > MAX_TOKEN_LENGTH:
+        return (
+            f"is longer than {MAX_TOKEN_LENGTH} characters, too long for a token "
+            "(does it name the token's file?)"
+        )
+    return None
+
+
+def read_secret(source: SourceConfig) -> str | None:
+    """The API token from ``token_file`` or ``token_env``, checked; never logged.
+
+    Surrounding whitespace (the final newline of a file) is stripped.  A token
+    that holds a line break, a control character or a character an HTTP header
+    cannot carry, or that is longer than :data:`MAX_TOKEN_LENGTH`, is refused
+    here, at start-up, rather than on every request.  Problems name the config
+    line, the file or the variable, never the secret or any part of it.
     """
+    at = f"{source._secret_at}: " if source._secret_at else ""
     if source.token_file is not None:
+        where = f"{at}source.token_file: {source.token_file}"
         try:
             value = source.token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(
-                [f"source.token_file: cannot read {source.token_file}: {exc.strerror or exc}"]
+                [f"{at}source.token_file: cannot read {source.token_file}: {exc.strerror or exc}"]
             ) from None
         except UnicodeDecodeError:
-            raise ConfigError(
-                [f"source.token_file: {source.token_file} is not UTF-8 text"]
-            ) from None
+            raise ConfigError([f"{where} is not UTF-8 text"]) from None
         if not value:
-            raise ConfigError([f"source.token_file: {source.token_file} is empty"])
-        return value
-    if source.token_env is not None:
+            raise ConfigError([f"{where} is empty"])
+    elif source.token_env is not None:
+        where = f"{at}source.token_env: environment variable {source.token_env}"
         value = os.environ.get(source.token_env, "").strip()
         if not value:
-            raise ConfigError(
-                [f"source.token_env: environment variable {source.token_env} is not set"]
-            )
-        return value
-    return None
+            raise ConfigError([f"{where} is not set"])
+    else:
+        return None
+    problem = _token_problem(value)
+    if problem is not None:
+        raise ConfigError([f"{where} {problem}"])
+    return value

@@ -68,21 +68,21 @@ def parse_duration(value: object) -> Duration:
     return Duration(seconds, text)
 
 
-def format_duration(seconds: float) -> str:
-    """The shortest exact spelling: 3600 -> ``1h``, 5400 -> ``1h30m``, 86400 -> ``1d``.
+def format_duration(seconds: float, *, days: bool = False) -> str:
+    """The shortest exact spelling in hours, minutes, seconds: 5400 -> ``1h30m``, 97200 -> ``27h``.
 
-    Seconds are rounded to whole seconds; anything that rounds to zero or less
-    is ``0s``.
+    Never ``d`` or ``w`` by default: what this prints can be written back into
+    the config anywhere, business calendars included, where a "day" is
+    ambiguous.  ``days=True`` is for wall-clock spans a person reads, such as
+    how long an error budget lasts (``2d19h``).  Seconds are rounded to whole
+    seconds; anything that rounds to zero or less is ``0s``.
     """
     remaining = round(seconds) if math.isfinite(seconds) else 0
     if remaining <= 0:
         return "0s"
     out = []
-    for unit in _UNIT_ORDER:
-        size = _UNIT_SECONDS[unit]
-        if unit == "w" and remaining % size:
-            continue
-        count, remaining = divmod(remaining, size)
+    for unit in "dhms" if days else "hms":
+        count, remaining = divmod(remaining, _UNIT_SECONDS[unit])
         if count:
             out.append(f"{count}{unit}")
     return "".join(out)

@@ -226,9 +226,9 @@ class TierRow:
 
 
 def _about(seconds: float) -> str:
-    """A duration rounded for reading: whole hours from 6h up, else whole minutes."""
+    """A wall-clock span rounded for reading: whole hours from 6h up, else whole minutes."""
     unit = 3600 if seconds >= 6 * 3600 else 60
-    return format_duration(round(seconds / unit) * unit)
+    return format_duration(round(seconds / unit) * unit, days=True)
 
 
 def _tier_rows(plan: SloPlan) -> list[TierRow]:

@@ -128,6 +128,7 @@ from exporter.model import (
 from exporter.sla import next_response_clocks
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BasicAuth, HelpdeskClient, PollBudgetSpent
+from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
 from exporter.sources.values import instant as _instant
 from exporter.sources.values import iso as _iso
@@ -531,6 +532,9 @@ class _PollRun:
         exhausted = False
         backwards = 0
         stall = _Stall(TICKETS_PATH)
+        progress = ReadProgress(
+            "freshdesk", TICKETS_PATH, self.client, since=newest, until=self.now
+        )
         for _ in range(source.max_pages):
             params: dict[str, str | int] = {
                 "updated_since": _iso(query_since),
@@ -547,6 +551,9 @@ class _PollRun:
                 log.warning("freshdesk: %s", exc)
                 break
             stall.check(records, page_number, next_page)
+            progress.page(
+                len(records), _instant(records[-1].get("updated_at")) if records else None
+            )
             for index, raw in enumerate(records):
                 ticket_id = _id(raw.get("id"))
                 updated = _instant(raw.get("updated_at"))
@@ -582,6 +589,7 @@ class _PollRun:
                 stall = _Stall(TICKETS_PATH)
                 continue
             page_number = max(page_number, next_page)
+        progress.done()
         if backwards:
             log.warning(
                 "freshdesk: %s returned %d tickets updated before the asked updated_since %s "
@@ -599,6 +607,9 @@ class _PollRun:
         newest, at_newest = position.since, set(position.seen)
         page_number = 1
         stall = _Stall(RATINGS_PATH)
+        progress = ReadProgress(
+            "freshdesk", RATINGS_PATH, self.client, since=newest, until=self.now
+        )
         for _ in range(MAX_RATING_PAGES):
             params: dict[str, str | int] = {
                 "created_since": _iso(position.since),
@@ -612,6 +623,9 @@ class _PollRun:
                 log.warning("freshdesk: %s", exc)
                 break
             stall.check(records, page_number, next_page)
+            progress.page(
+                len(records), _instant(records[-1].get("created_at")) if records else None
+            )
             for index, record in enumerate(records):
                 rating_id = _int(record.get("id"))
                 ticket = _id(record.get("ticket_id"))
@@ -632,6 +646,7 @@ class _PollRun:
             if next_page is None:
                 break
             page_number = max(page_number, next_page)
+        progress.done()
         self.state.ratings = Position(newest, frozenset(at_newest))
 
     # -- building tickets --

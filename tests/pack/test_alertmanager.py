@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from exporter.config import Config, load_config
-from exporter.pack import GENERATED_MARKER, rules
+from exporter.pack import GENERATED_MARKER, dashboards, rules
 from exporter.pack.alertmanager import (
     CONFIG_FILE,
     DEFAULT_GRAFANA_URL,
@@ -374,6 +374,14 @@ RELATIVE_LINKS = alert(
     BURN_LABELS, {**BURN_ANNOTATIONS, "runbook_url": "runbooks/urgent-first-response.md"}
 )
 NO_DASHBOARD = alert(BURN_LABELS, {k: v for k, v in BURN_ANNOTATIONS.items() if "url" not in k})
+#: The detail dashboard as a link that picks no SLO (what examples/helpdesk-slo.yml sets).
+DETAIL_LINK = "https://grafana.example/d/helpdesk-slo-detail"
+
+
+def dashboard_link(url: str, labels: Mapping[str, str] = BURN_LABELS) -> dict[str, Any]:
+    return alert(labels, {**BURN_ANNOTATIONS, "dashboard_url": url})
+
+
 EXPORTER_DOWN = alert(
     {"alertname": "HelpdeskExporterDown", "severity": "page", "service": "support"},
     {"summary": "helpdesk-slo exporter is down", "description": "No target is scraped."},
@@ -413,6 +421,45 @@ EXPORTER_DOWN = alert(
             group(EXPORTER_DOWN),
             f"{DEFAULT_GRAFANA_URL}/d/helpdesk-slo-overview",
         ),
+        (
+            "dashboard_url",
+            group(dashboard_link(DETAIL_LINK)),
+            f"{DETAIL_LINK}?var-slo=urgent-first-response",
+        ),
+        (
+            "dashboard_url",
+            group(dashboard_link(f"{DETAIL_LINK}/slo-detail?orgId=1")),
+            f"{DETAIL_LINK}/slo-detail?orgId=1&var-slo=urgent-first-response",
+        ),
+        (
+            "dashboard_url",
+            group(dashboard_link(f"{DETAIL_LINK}?var-slo=csat")),
+            f"{DETAIL_LINK}?var-slo=csat",
+        ),
+        (
+            "dashboard_url",
+            group(dashboard_link("https://grafana.example/d/helpdesk-slo-detailed-team-board")),
+            "https://grafana.example/d/helpdesk-slo-detailed-team-board",
+        ),
+        (
+            "dashboard_url",
+            group(dashboard_link(DETAIL_LINK, EXPORTER_DOWN["labels"])),
+            DETAIL_LINK,
+        ),
+        (
+            "runbook_url",
+            group(
+                alert(
+                    BURN_LABELS,
+                    {
+                        **BURN_ANNOTATIONS,
+                        "runbook_url": "runbooks/x.md",
+                        "dashboard_url": DETAIL_LINK,
+                    },
+                )
+            ),
+            f"{DETAIL_LINK}?var-slo=urgent-first-response",
+        ),
         ("runbook_url", group(PAGE), BURN_ANNOTATIONS["runbook_url"]),
         # Slack only accepts absolute links: a path inside the pack opens the dashboard
         ("runbook_url", group(RELATIVE_LINKS), BURN_ANNOTATIONS["dashboard_url"]),
@@ -441,6 +488,12 @@ EXPORTER_DOWN = alert(
         "dashboard-from-annotation",
         "dashboard-default-detail",
         "dashboard-default-overview",
+        "dashboard-detail-link-gets-the-slo",
+        "dashboard-detail-link-with-a-query-gets-the-slo",
+        "dashboard-detail-link-keeps-its-slo",
+        "dashboard-other-dashboard-unchanged",
+        "dashboard-detail-link-without-slo-group-unchanged",
+        "runbook-relative-falls-back-to-the-slo-detail",
         "runbook-from-annotation",
         "runbook-relative-falls-back",
         "silence-slo-group",
@@ -497,3 +550,25 @@ def test_the_template_reads_what_the_burn_alert_carries(config: Config) -> None:
         "short_window",
     }
     assert set(burn["annotations"]) >= {"summary", "description", "runbook_url", "dashboard_url"}
+
+
+def test_the_template_links_the_detail_dashboard_by_its_uid_and_slo_variable(
+    files: dict[str, str],
+) -> None:
+    """The dashboard button's link names what dashboards.py generates (uid and variable)."""
+    template = files[SLACK_TEMPLATE_FILE]
+    assert f"/d/{dashboards.DETAIL_UID}([/?]|$)" in template
+    assert f"var-{dashboards.SLO_VARIABLE}=" in template
+    assert f"/d/{dashboards.OVERVIEW_UID}" in template
+
+
+def test_the_examples_dashboard_button_opens_the_alerting_slo(pack: Path, config: Config) -> None:
+    """examples/helpdesk-slo.yml links the detail dashboard; the button picks the SLO."""
+    plan = rules.plan_pack(config)
+    slo = plan.slos[0]
+    burn = rules.burn_alert(slo, slo.tiers[0])
+    labels = {"alertname": burn["alert"], **burn["labels"], "slo": slo.name}
+    annotations = {key: str(value) for key, value in burn["annotations"].items()}
+    url = render(pack, "helpdesk_slo.slack.dashboard_url", group(alert(labels, annotations)))
+    assert url.startswith(annotations["dashboard_url"])
+    assert url.endswith(f"var-{dashboards.SLO_VARIABLE}={slo.name}")
