@@ -248,8 +248,8 @@ def load_running_config(path: str) -> Config:
 
 
 def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_running_config(args.config)
     at = _parse_at(args.at)
+    config = load_running_config(args.config)
     source = build_source(config)
     result = source.poll(None, at)
     for problem in result.problems:
@@ -298,6 +298,9 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     )
     from exporter.pack.rules import RuleOptions
 
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {args.out} is not a directory: name the directory of the pack")
     config = load_config(args.config)
     notes: list[str] = []
     for spec in args.import_specs or ():
@@ -315,9 +318,6 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     pack = build_pack(config, options)
     for note in [*notes, *pack.notes]:
         print(f"warning: {note}", file=sys.stderr)
-    out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {args.out} is not a directory: name the directory of the pack")
     if args.check:
         drift = check_pack(pack, out_dir)
         for line in drift:
@@ -350,7 +350,7 @@ def _import_spec(
 ) -> Config:
     """``config`` with the SLOs of one ``--import`` spec, or a one-line reason (exit 2)."""
     try:
-        text = read_text(path, "the spec")
+        text = read_text(path, "spec")
         load_all(text)
     except TextFileError as exc:
         where = f"{path}:{exc.line}" if exc.line is not None else str(path)

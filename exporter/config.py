@@ -43,7 +43,13 @@ from pydantic import (
 
 from exporter.calendar import BusinessCalendar
 from exporter.model import Author, Priority
-from exporter.units import Duration, format_percent, parse_duration, parse_ratio
+from exporter.units import (
+    Duration,
+    DurationTooLong,
+    format_percent,
+    parse_duration,
+    parse_ratio,
+)
 from exporter.yamlfile import TextFileError, read_text, shorten, shorten_quotes, yaml_error_text
 from exporter.yamlfile import load as load_yaml
 
@@ -144,6 +150,8 @@ class SourceType(StrEnum):
     FILE = "file"
 
 
+#: The largest threshold written as a share of each ticket's SLA target (1000%).
+MAX_THRESHOLD_RATIO = Decimal(10)
 #: The longest ``source.poll_interval``: the stale-data alert waits five of them.
 MAX_POLL_INTERVAL = parse_duration("1d")
 
@@ -619,6 +627,8 @@ class SloConfig(_Strict):
             return value
         try:
             duration = parse_duration(value)
+        except DurationTooLong:
+            raise
         except ValueError:
             raise ValueError(problem) from None
         if duration.seconds < 3600:
@@ -640,6 +650,11 @@ class SloConfig(_Strict):
             ratio = parse_ratio(value)
             if ratio <= 0:
                 raise ValueError(f"must be above 0% (got {value})")
+            if ratio > MAX_THRESHOLD_RATIO:
+                raise ValueError(
+                    f"must be at most {format_percent(MAX_THRESHOLD_RATIO)} of the SLA target "
+                    f"(got {value.strip()})"
+                )
         else:
             _positive_duration(value)
         return value.strip()
@@ -1276,7 +1291,12 @@ def _yaml_problem(text: str, exc: yaml.YAMLError) -> _Problem:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     found_later = isinstance(exc, yaml.composer.ComposerError | yaml.constructor.ConstructorError)
     stop = getattr(mark, "index", None) if found_later else None
-    return _Problem(line, _yaml_error_path(text, stop), f"not valid YAML: {problem}")
+    path = _yaml_error_path(text, stop)
+    if isinstance(exc, yaml.composer.ComposerError):
+        # past a limit: name the value by its keys, not by fifty list indexes
+        keys = [i for i, part in enumerate(path) if isinstance(part, str)]
+        path = path[: keys[-1] + 2] if keys else path[:1]
+    return _Problem(line, path, f"not valid YAML: {problem}")
 
 
 #: What an empty config is told (the demo runs only when asked for).
@@ -1298,8 +1318,7 @@ def parse_config(text: str, path: Path | None = None, base_dir: Path | None = No
     except yaml.YAMLError as exc:
         _raise([_yaml_problem(text, exc)], name)
     if data is None or data == {}:
-        line = node.start_mark.line + 1 if node is not None else None
-        _raise([_Problem(line, (), EMPTY_CONFIG)], name)
+        _raise([_Problem(1, (), EMPTY_CONFIG)], name)
     if not isinstance(data, dict):
         line = node.start_mark.line + 1 if node is not None else 1
         got = _describe(data)
@@ -1364,7 +1383,7 @@ def load_config(path: str | Path) -> Config:
     """
     file = Path(path)
     try:
-        text = read_text(file, "the config")
+        text = read_text(file, "config")
     except TextFileError as exc:
         where = f"{file}:{exc.line}" if exc.line is not None else str(file)
         raise ConfigError([f"{where}: {exc.message}"]) from None

@@ -479,7 +479,7 @@ def load_web_config(path: str | Path) -> WebConfig:
     """Read an exporter-toolkit web config; raise :class:`ConfigError` listing every problem."""
     file = Path(path)
     try:
-        text = read_text(file, "the web config")
+        text = read_text(file, "web config")
     except TextFileError as exc:
         where = f"{file}:{exc.line}" if exc.line is not None else str(file)
         raise ConfigError([f"{where}: {exc.message}"]) from None

@@ -37,6 +37,7 @@ Schema changes go through :data:`MIGRATIONS`, indexed by ``PRAGMA user_version``
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -91,33 +92,57 @@ class StoreLock:
 
     ``flock`` locks belong to the open file, so the kernel releases them when
     the process ends in any way (``kill -9`` included): a lock file left behind
-    by a dead exporter does not block the next one.
+    by a dead exporter does not block the next one.  :meth:`release` removes
+    the file; a process that locked a file removed meanwhile tries again, so
+    two processes never both hold the lock.
     """
 
     def __init__(self, store: Path) -> None:
         self.path = store.with_name(store.name + ".lock")
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StoreError(
-                f"store {store}: cannot create its lock file {self.path}: {exc.strerror or exc}"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
-            raise StoreInUse(
-                f"store {store} is in use by pid {owner} (lock {self.path}): one exporter "
-                "per store; stop that one, or give this one its own `store:`"
-            ) from None
+        while True:
+            fd = self._open(store)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise StoreInUse(
+                    f"store {store} is in use by pid {owner} (lock {self.path}): one exporter "
+                    "per store; stop that one, or give this one its own `store:`"
+                ) from None
+            except OSError as exc:
+                os.close(fd)
+                raise StoreError(
+                    f"store {store}: cannot lock {self.path}: {exc.strerror or exc}"
+                ) from None
+            if self._still_there(fd):
+                break
+            os.close(fd)  # removed by the owner that just let go: lock the new one
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         self._fd: int | None = fd
 
+    def _open(self, store: Path) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(
+                f"store {store}: cannot create its lock file {self.path}: {exc.strerror or exc}"
+            ) from None
+
+    def _still_there(self, fd: int) -> bool:
+        try:
+            current = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        opened = os.fstat(fd)
+        return (opened.st_dev, opened.st_ino) == (current.st_dev, current.st_ino)
+
     def release(self) -> None:
-        """Give the lock up (the file stays: removing it would race with a waiting opener)."""
+        """Give the lock up and remove the lock file."""
         if self._fd is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
             os.close(self._fd)
             self._fd = None
 

@@ -24,6 +24,10 @@ MAX_DURATION_SECONDS = 3650 * 86400
 MAX_DURATION_TEXT = "3650d"
 
 
+class DurationTooLong(ValueError):
+    """A duration longer than :data:`MAX_DURATION_SECONDS`."""
+
+
 @dataclass(frozen=True, slots=True)
 class Duration:
     """A length of time as written (``text``) and in seconds."""
@@ -80,7 +84,7 @@ def _excerpt(value: object) -> str:
 
 def _bounded(duration: Duration, value: object) -> Duration:
     if not duration.seconds <= MAX_DURATION_SECONDS:  # also catches inf and nan
-        raise ValueError(
+        raise DurationTooLong(
             f"must be at most {MAX_DURATION_TEXT} (about ten years), got {_excerpt(value)}"
         )
     return duration

@@ -69,7 +69,7 @@ def shorten_quotes(message: str) -> str:
     return _QUOTED.sub(lambda m: m[1] + m[2][: EXCERPT_CHARS - 3] + "..." + m[1], message)
 
 
-def read_text(path: Path, what: str = "file") -> str:
+def read_text(path: Path, what: str = "the file") -> str:
     """The UTF-8 text of ``path``, at most :data:`MAX_FILE_BYTES` long.
 
     ``what`` names the file in messages (``config``, ``web config``).  Raises
@@ -85,17 +85,17 @@ def read_text(path: Path, what: str = "file") -> str:
         raise TextFileError(f"cannot read {what}: {reason}") from None
     if len(data) > MAX_FILE_BYTES:
         raise TextFileError(
-            f"{what} is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB "
+            f"cannot read {what}: it is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB "
             f"({MAX_FILE_BYTES} bytes); is it the right file?"
         )
     if data.startswith(_UTF16_BOMS):
-        raise TextFileError(f"{what} is UTF-16 text; save it as UTF-8")
+        raise TextFileError(f"cannot read {what}: it is UTF-16 text; save it as UTF-8")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise TextFileError(
-            f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} on this line); "
+            f"cannot read {what}: not UTF-8 text (byte 0x{data[exc.start]:02x} on this line); "
             "save it as UTF-8",
             line,
         ) from None
@@ -151,10 +151,11 @@ class _BoundedLoader(yaml.SafeLoader):
         except (ValueError, OverflowError) as exc:
             tag = str(node.tag).rsplit(":", 1)[-1]
             value = f" {shorten(str(node.value), 40)!r}" if isinstance(node.value, str) else ""
+            article = "an" if tag[:1] in ("a", "e", "i", "o", "u") else "a"
             raise ConstructorError(
                 None,
                 None,
-                f"cannot read{value} as a {tag}: {shorten(str(exc), 80)}",
+                f"cannot read{value} as {article} {tag}: {shorten(str(exc), 80)}",
                 node.start_mark,
             ) from None
 
