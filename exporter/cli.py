@@ -1,20 +1,31 @@
 """``helpdesk-slo``: the command line of the exporter and of the pack generator.
 
 Exit codes: 0 ok, 1 a check or a drift failed (or the helpdesk could not be
-read), 2 bad usage or bad config.  Config problems are printed one per line,
-with file and line, and never as a traceback.
+read, or the output could not be written), 2 bad usage or bad config.
+Problems are printed one per line, config problems with file and line, and
+never as a traceback: an unexpected failure is one ``error:`` line too (set
+``HELPDESK_SLO_DEBUG=1``, or ``serve --log-level debug``, to see the
+traceback).  A closed pipe (``evaluate | head -1``) ends the command quietly
+with exit 1, as Python documents for ``EPIPE``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
+import os
+import re
 import sys
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO, cast
+
+import yaml
 
 from exporter import __version__
 from exporter.config import Config, ConfigError, load_config
@@ -22,15 +33,68 @@ from exporter.model import format_instant, parse_instant
 from exporter.slo import Evaluator, Outcome, TicketEvaluation
 from exporter.sources import build_source
 from exporter.sources.base import SourceError, SourceUnavailable
+from exporter.store import StoreError, StoreInUse
 from exporter.units import format_duration
+from exporter.yamlfile import TextFileError, load_all, read_text, shorten, yaml_error_text
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+#: Set (to anything but empty or 0) to print the traceback of an unexpected failure.
+DEBUG_ENV = "HELPDESK_SLO_DEBUG"
+#: The longest line a problem is printed as.
+MESSAGE_CHARS = 480
+#: ``--at`` and the history of ``backfill`` stay in this range (the calendars reach further).
+EARLIEST_AT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_AT = datetime(9000, 1, 1, tzinfo=UTC)
+#: ``backfill`` writes at most this many samples per series (``--since`` / ``--step``).
+MAX_BACKFILL_STEPS = 1_000_000
 
 
 class UsageError(Exception):
     """Bad command-line usage (exit 2)."""
+
+
+class CommandFailed(Exception):
+    """The command could not do its work (exit 1); the message says why."""
+
+
+class OutputError(Exception):
+    """Standard output cannot be written (closed, a closed pipe, a full disk)."""
+
+    def __init__(self, reason: OSError | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _GuardedOutput:
+    """What commands print to: standard output whose write failures are :class:`OutputError`."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        if self.stream is None:
+            raise OutputError(None)
+        try:
+            return self.stream.write(text)
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+    def flush(self) -> None:
+        if self.stream is None:
+            return
+        try:
+            self.stream.flush()
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+
+def _say(line: str) -> None:
+    """One line on stderr, at most :data:`MESSAGE_CHARS` long; a failing stderr is ignored."""
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        print(shorten(line, MESSAGE_CHARS), file=sys.stderr, flush=True)
 
 
 def _iso(ts: float | None) -> str | None:
@@ -68,9 +132,17 @@ def _parse_at(text: str | None) -> float:
     if text is None:
         return time.time()
     try:
-        return parse_instant(text, "--at").timestamp()
-    except ValueError as exc:
+        instant = parse_instant(text, "--at")
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, OverflowError):
+            exc = ValueError(f"--at: {text!r} is out of range")
         raise UsageError(f"{exc} (example: --at 2026-11-02T12:00:00Z)") from None
+    if not EARLIEST_AT <= instant < LATEST_AT:
+        raise UsageError(
+            f"--at: {text!r} is out of range: give a time from "
+            f"{format_instant(EARLIEST_AT)} to before {format_instant(LATEST_AT)}"
+        )
+    return instant.timestamp()
 
 
 def _latest(outcomes: Sequence[Outcome]) -> Outcome:
@@ -176,8 +248,8 @@ def load_running_config(path: str) -> Config:
 
 
 def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_running_config(args.config)
     at = _parse_at(args.at)
+    config = load_running_config(args.config)
     source = build_source(config)
     result = source.poll(None, at)
     for problem in result.problems:
@@ -188,12 +260,7 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         (t for t in result.tickets if t.created_at.timestamp() <= at),
         key=lambda t: (t.created_at, t.id),
     )
-    if wanted:
-        missing = wanted - {t.id for t in tickets}
-        if missing:
-            print(
-                f"warning: no ticket {', '.join(sorted(missing))} as of {_iso(at)}", file=sys.stderr
-            )
+    missing = sorted(wanted - {t.id for t in tickets})
     # "as of --at": the data is taken as complete up to at
     evaluations = [evaluator.evaluate(t, at, at) for t in tickets]
     document = evaluation_json(evaluator, evaluations, at)
@@ -204,6 +271,14 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         out.write("\n")
     else:
         print_evaluation_table(document, out)
+    if missing:
+        out.flush()
+        names = ", ".join(shorten(name, 40) for name in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise CommandFailed(
+            f"--ticket: no ticket {names}{more} in the {config.source.type.value} source "
+            f"as of {_iso(at)}"
+        )
     return EXIT_OK
 
 
@@ -223,10 +298,13 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     )
     from exporter.pack.rules import RuleOptions
 
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {args.out} is not a directory: name the directory of the pack")
     config = load_config(args.config)
     notes: list[str] = []
-    if args.import_specs:
-        config = import_specs(config, [Path(p) for p in args.import_specs], notes)
+    for spec in args.import_specs or ():
+        config = _import_spec(config, Path(spec), notes, import_specs)
     options = PackOptions(
         format=args.format,
         rules=RuleOptions.for_config(
@@ -240,7 +318,6 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     pack = build_pack(config, options)
     for note in [*notes, *pack.notes]:
         print(f"warning: {note}", file=sys.stderr)
-    out_dir = Path(args.out)
     if args.check:
         drift = check_pack(pack, out_dir)
         for line in drift:
@@ -257,10 +334,41 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     try:
         write_pack(pack, out_dir)
     except OSError as exc:
-        raise UsageError(f"--out {out_dir}: cannot write the pack: {exc}") from None
+        reason = exc.strerror or str(exc)
+        where = f" ({exc.filename})" if exc.filename and exc.filename != str(out_dir) else ""
+        raise UsageError(f"--out {out_dir}: cannot write the pack: {reason}{where}") from None
     for path in pack.files:
         print(f"wrote {out_dir / path}", file=out)
     return EXIT_OK
+
+
+def _import_spec(
+    config: Config,
+    path: Path,
+    notes: list[str],
+    import_specs: Callable[[Config, list[Path], list[str]], Config],
+) -> Config:
+    """``config`` with the SLOs of one ``--import`` spec, or a one-line reason (exit 2)."""
+    try:
+        text = read_text(path, "spec")
+        load_all(text)
+    except TextFileError as exc:
+        where = f"{path}:{exc.line}" if exc.line is not None else str(path)
+        raise UsageError(f"--import {where}: {exc.message}") from None
+    except yaml.YAMLError as exc:
+        line, problem = yaml_error_text(exc, text)
+        where = f"{path}:{line}" if line is not None else str(path)
+        raise UsageError(f"--import {where}: not valid YAML: {problem}") from None
+    try:
+        return import_specs(config, [path], notes)
+    except ConfigError:
+        raise
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+        # a value of the wrong shape somewhere in the spec
+        raise UsageError(
+            f"--import {path}: not a Sloth prometheus/v1 or OpenSLO v1 SLO spec the exporter "
+            f"can read ({shorten(str(exc), 80)}); check it against the spec's schema"
+        ) from None
 
 
 # --- serve -------------------------------------------------------------------------------------
@@ -283,7 +391,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         parse_listen_address,
         serve_until_signalled,
     )
-    from exporter.store import Store, StoreError
+    from exporter.store import Store
 
     configure_logging(args.log_level)
     log = logging.getLogger("exporter.cli")
@@ -298,21 +406,21 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     for note in web.notes:
         log.warning("web config: %s", note)
     source = build_source(config)
-    try:
-        store = Store(config.store)
-    except StoreError as exc:
-        print(f"error: store: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    store = Store(config.store, exclusive=True)  # one writer per store
     try:
         poller = Poller(config, source, store)
         try:
             server = create_server(address, poller, config, web)
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            print(
-                f"error: --web.listen-address {address}: cannot listen: {reason}", file=sys.stderr
+        except (OSError, UnicodeError) as exc:
+            # UnicodeError: a host name that is no DNS name (an empty or over-long label)
+            reason = (
+                (exc.strerror or str(exc))
+                if isinstance(exc, OSError)
+                else "the host is not a valid DNS name"
             )
-            return EXIT_FAILED
+            raise CommandFailed(
+                f"--web.listen-address {shorten(str(address), 80)}: cannot listen: {reason}"
+            ) from None
         log.info(
             "serving address=%s url=%s tls=%s basic_auth=%s source=%s store=%s",
             server.bound,
@@ -332,8 +440,16 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 # --- entry point -------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its complaints as one short ``error:`` line (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        _say(f"error: {self.prog}: {message} (see {self.prog} --help)")
+        sys.exit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="helpdesk-slo",
         description="Helpdesk SLA clocks as Prometheus metrics, "
         "and the SLO pack that pages on them.",
@@ -479,14 +595,33 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"--since/--step: {exc}") from None
     if since <= 0 or step <= 0:
         raise UsageError("--since and --step must be longer than zero")
+    if since / step > MAX_BACKFILL_STEPS:
+        raise UsageError(
+            f"--since {shorten(args.since, 20)} at --step {shorten(args.step, 20)} is "
+            f"{since / step:.0f} samples per series (at most {MAX_BACKFILL_STEPS}): "
+            "use a longer --step"
+        )
     labels = {"job": "helpdesk-slo"}
     for item in args.label:
         name, sep, value = item.partition("=")
-        if not sep or not name.isidentifier():
-            raise UsageError(f"--label: expected NAME=VALUE, got {item!r}")
+        if not sep or not _LABEL_NAME.match(name) or name.startswith("__"):
+            raise UsageError(
+                f"--label: expected NAME=VALUE with a Prometheus label name, got {item!r}"
+            )
         labels[name] = value
+    out_path = _output_file(args.out, "--out")
     started = time.monotonic()
-    result = backfill(config, since, Path(args.out), step, extra_labels=labels, progress=sys.stderr)
+    try:
+        result = backfill(config, since, out_path, step, extra_labels=labels, progress=sys.stderr)
+    except OSError as exc:
+        tmp = out_path.with_name(out_path.name + ".tmp")
+        if exc.filename not in (str(tmp), str(out_path)):
+            raise
+        tmp.unlink(missing_ok=True)
+        message = f"--out {args.out}: cannot write: {exc.strerror or exc}"
+        if exc.errno in _NOT_WRITABLE:
+            raise UsageError(message) from None
+        raise CommandFailed(message) from None  # e.g. the disk filled up
     print(
         f"wrote {args.out}: {result.series} series, {result.samples} samples from "
         f"{_iso(result.start)} to {_iso(result.end)} ({result.tickets} tickets, "
@@ -496,31 +631,115 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    out = out if out is not None else sys.stdout
-    parser = build_parser()
-    args = parser.parse_args(argv)
+#: errno values that mean "not a place to write" (usage) rather than "writing failed" (runtime)
+_NOT_WRITABLE = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EISDIR}
+)
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def _output_file(text: str, flag: str) -> Path:
+    """``text`` as a file to (re)write whole, or a :class:`UsageError` saying why it cannot be.
+
+    Checked before any work, so that a long run does not end in an error, and
+    so that nothing (not even a ``.tmp``) is left behind.
+    """
+    path = Path(text)
+    where = f"{flag} {text}"
+    if not text.strip():
+        raise UsageError(f"{flag}: give a file name, e.g. {flag} history.om")
+    if path.is_dir():
+        raise UsageError(f"{where} is a directory: name the file to write, e.g. {path / 'x.om'}")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{where} is not a regular file; name a file to write")
+    parent = path.parent
+    if not parent.exists():
+        raise UsageError(f"{where}: the directory {parent} does not exist")
+    if not parent.is_dir():
+        raise UsageError(f"{where}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{where}: cannot write in {parent} (permission denied or read-only)")
+    return path
+
+
+def _debugging(args: argparse.Namespace | None) -> bool:
+    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        return True
+    return args is not None and getattr(args, "log_level", None) == "debug"
+
+
+def _silence_stdout(stream: TextIO | None) -> None:
+    """Point standard output at /dev/null so that the exit flush cannot fail again."""
+    if stream is not sys.stdout or stream is None:
+        return
     try:
-        code: int = args.handler(args, out)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _output_failed(exc: OutputError, stream: TextIO | None) -> int:
+    _silence_stdout(stream)
+    reason = exc.reason
+    if reason is not None and reason.errno in (errno.EPIPE, errno.ECONNRESET):
+        return EXIT_FAILED  # the reader is gone (`| head`): nothing to say, and no one to say it to
+    why = "standard output is closed" if reason is None else reason.strerror or str(reason)
+    _say(f"error: cannot write the output: {why}")
+    return EXIT_FAILED
+
+
+def _unexpected(exc: BaseException, args: argparse.Namespace | None) -> int:
+    if _debugging(args):
+        with contextlib.suppress(OSError, AttributeError, ValueError):
+            traceback.print_exception(exc, file=sys.stderr)
+    command = f" {args.command}" if args is not None and getattr(args, "command", None) else ""
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    _say(
+        f"error: helpdesk-slo{command} failed unexpectedly ({shorten(what, 200)}); "
+        f"run it again with {DEBUG_ENV}=1 for the traceback, and report it"
+    )
+    return EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    stream = out if out is not None else sys.stdout
+    guarded = _GuardedOutput(stream)
+    args: argparse.Namespace | None = None
+    try:
+        args = build_parser().parse_args(argv)
+        code: int = args.handler(args, cast(TextIO, guarded))
+        guarded.flush()
         return code
+    except OutputError as exc:
+        return _output_failed(exc, stream)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+            _say(f"error: {problem}")
         return EXIT_USAGE
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}")
         return EXIT_USAGE
     except SourceUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}")
         return EXIT_USAGE
-    except SourceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except StoreInUse as exc:
+        _say(f"error: {exc}")
+        return EXIT_FAILED
+    except StoreError as exc:
+        _say(f"error: {exc}")
+        return EXIT_USAGE
+    except (SourceError, CommandFailed) as exc:
+        _say(f"error: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        return _unexpected(exc, args)
 
 
-def run() -> None:
+def run() -> NoReturn:
     sys.exit(main())
 
 

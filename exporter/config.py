@@ -46,7 +46,15 @@ from pydantic import (
 from exporter.calendar import BusinessCalendar
 from exporter.labels import CHANNELS
 from exporter.model import Author, Priority
-from exporter.units import Duration, format_percent, parse_duration, parse_ratio
+from exporter.units import (
+    Duration,
+    DurationTooLong,
+    format_percent,
+    parse_duration,
+    parse_ratio,
+)
+from exporter.yamlfile import TextFileError, read_text, shorten, shorten_quotes, yaml_error_text
+from exporter.yamlfile import load as load_yaml
 
 DEFAULT_LISTEN_PORT = 9707
 SLA_METRICS = ("first_response", "next_response", "resolution")
@@ -145,6 +153,11 @@ class SourceType(StrEnum):
     FILE = "file"
 
 
+#: The largest threshold written as a share of each ticket's SLA target (1000%).
+MAX_THRESHOLD_RATIO = Decimal(10)
+#: The longest ``source.poll_interval``: the stale-data alert waits five of them.
+MAX_POLL_INTERVAL = parse_duration("1d")
+
 _NEEDS_URL = {SourceType.ZENDESK, SourceType.FRESHDESK, SourceType.JIRA, SourceType.ZAMMAD}
 
 
@@ -201,6 +214,16 @@ class SourceConfig(_Strict):
     def _ids(cls, value: Any) -> Any:
         if isinstance(value, list):
             return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
+
+    @field_validator("poll_interval")
+    @classmethod
+    def _poll_interval(cls, value: Duration) -> Duration:
+        if value.seconds > MAX_POLL_INTERVAL.seconds:
+            raise ValueError(
+                f"must be at most {MAX_POLL_INTERVAL} (got {value}): a helpdesk polled less "
+                "often cannot page in time"
+            )
         return value
 
     @field_validator("url")
@@ -630,6 +653,8 @@ class SloConfig(_Strict):
             return value
         try:
             duration = parse_duration(value)
+        except DurationTooLong:
+            raise
         except ValueError:
             raise ValueError(problem) from None
         if duration.seconds < 3600:
@@ -651,6 +676,11 @@ class SloConfig(_Strict):
             ratio = parse_ratio(value)
             if ratio <= 0:
                 raise ValueError(f"must be above 0% (got {value})")
+            if ratio > MAX_THRESHOLD_RATIO:
+                raise ValueError(
+                    f"must be at most {format_percent(MAX_THRESHOLD_RATIO)} of the SLA target "
+                    f"(got {value.strip()})"
+                )
         else:
             _positive_duration(value)
         return value.strip()
@@ -810,6 +840,21 @@ class Config(_Strict):
                 data["slas"] = {k: v for k, v in slas.items() if k in SLA_METRICS}
         return data
 
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(
+                "must name the SQLite file that keeps counters across restarts, "
+                "e.g. helpdesk-slo-state.db"
+            )
+        if isinstance(value, str) and value.rstrip().endswith(("/", "\\")):
+            raise ValueError(
+                f"names a directory ({value!r}): name the SQLite file in it, "
+                f"e.g. {value.rstrip()}helpdesk-slo-state.db"
+            )
+        return value
+
     @field_validator("service")
     @classmethod
     def _service(cls, value: str) -> str:
@@ -916,11 +961,25 @@ class _Frame:
     inside: bool = False  # reading a value (mapping) or an item (sequence)
 
 
-def _yaml_error_path(text: str) -> Path_:
-    """Best guess of where a YAML syntax error stopped the parser, as a path."""
+def _yaml_error_path(text: str, stop: int | None = None) -> Path_:
+    """Best guess of where a YAML syntax error stopped the parser, as a path.
+
+    With ``stop`` (a character index), the path of the value that starts there:
+    for problems found after parsing (limits, values that cannot be read).
+    """
     stack: list[_Frame] = []
+
+    def here() -> Path_:
+        return tuple(frame.key for frame in stack if frame.inside)
+
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if stop is not None and stack and getattr(event.start_mark, "index", 0) >= stop:
+                if stack[-1].is_mapping and not stack[-1].inside:
+                    return here()  # a mapping key: point at its mapping
+                if not stack[-1].is_mapping:
+                    return (*here(), int(stack[-1].key) + 1)
+                return here()
             if isinstance(event, yaml.CollectionEndEvent):
                 stack.pop()
                 if stack:
@@ -944,7 +1003,7 @@ def _yaml_error_path(text: str) -> Path_:
             if starts:
                 stack.append(_Frame(is_mapping=isinstance(event, yaml.MappingStartEvent)))
     except yaml.YAMLError:
-        return tuple(frame.key for frame in stack if frame.inside)
+        return here()
     return ()
 
 
@@ -1252,7 +1311,8 @@ class _Problem:
 
     def render(self, name: str) -> str:
         prefix = f"{name}:{self.line}" if self.line is not None else name
-        return f"{prefix}: {_format_path(self.path)}: {self.message}"
+        where = shorten(_format_path(self.path), 120)
+        return f"{prefix}: {where}: {shorten(shorten_quotes(self.message), 400)}"
 
 
 def _raise(problems: Sequence[_Problem], name: str) -> typing.NoReturn:
@@ -1261,32 +1321,42 @@ def _raise(problems: Sequence[_Problem], name: str) -> typing.NoReturn:
 
 
 def _yaml_problem(text: str, exc: yaml.YAMLError) -> _Problem:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    if context:
-        problem = f"{context}, {problem}"
+    line, problem = yaml_error_text(exc, text)
     if "'\\t'" in problem:
         problem = "found a tab character; indent with spaces, not tabs"
     elif isinstance(exc, yaml.scanner.ScannerError | yaml.parser.ParserError):
         problem += "; check the indentation and the quoting around this line"
-    return _Problem(
-        mark.line + 1 if mark is not None else None,
-        _yaml_error_path(text),
-        f"not valid YAML: {problem}",
-    )
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    found_later = isinstance(exc, yaml.composer.ComposerError | yaml.constructor.ConstructorError)
+    stop = getattr(mark, "index", None) if found_later else None
+    path = _yaml_error_path(text, stop)
+    if isinstance(exc, yaml.composer.ComposerError):
+        # past a limit: name the value by its keys, not by fifty list indexes
+        keys = [i for i, part in enumerate(path) if isinstance(part, str)]
+        path = path[: keys[-1] + 2] if keys else path[:1]
+    return _Problem(line, path, f"not valid YAML: {problem}")
+
+
+#: What an empty config is told (the demo runs only when asked for).
+EMPTY_CONFIG = (
+    "the config is empty: write at least a `source:` (e.g. source: {type: file, path: "
+    "tickets.jsonl}); say `source: {type: demo}` for the demo helpdesk"
+)
 
 
 def parse_config(text: str, path: Path | None = None, base_dir: Path | None = None) -> Config:
-    """Validate a config document; raise :class:`ConfigError` with every problem."""
+    """Validate a config document; raise :class:`ConfigError` with every problem.
+
+    An empty document (nothing, comments only, ``{}``) is a problem: the demo
+    runs only when asked for.
+    """
     name = str(path) if path is not None else "<config>"
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = load_yaml(text)
     except yaml.YAMLError as exc:
         _raise([_yaml_problem(text, exc)], name)
-    if data is None:
-        data = {}
+    if data is None or data == {}:
+        _raise([_Problem(1, (), EMPTY_CONFIG)], name)
     if not isinstance(data, dict):
         line = node.start_mark.line + 1 if node is not None else 1
         got = _describe(data)
@@ -1346,14 +1416,16 @@ def _resolve(base: Path, value: Path) -> Path:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a config file (see :func:`parse_config`)."""
+    """Read and validate a config file (see :func:`parse_config`).
+
+    Files larger than :data:`exporter.yamlfile.MAX_FILE_BYTES` are refused unread.
+    """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{file}: cannot read config: {exc.strerror or exc}"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([f"{file}: cannot read config: not UTF-8 text"]) from None
+        text = read_text(file, "config")
+    except TextFileError as exc:
+        where = f"{file}:{exc.line}" if exc.line is not None else str(file)
+        raise ConfigError([f"{where}: {exc.message}"]) from None
     return parse_config(text, path=file, base_dir=file.parent.absolute())
 
 

@@ -66,6 +66,8 @@ from exporter.collector import build_registry
 from exporter.config import DEFAULT_LISTEN_PORT, Config, ConfigError
 from exporter.snapshot import Snapshot
 from exporter.units import format_percent
+from exporter.yamlfile import TextFileError, read_text, shorten, shorten_quotes, yaml_error_text
+from exporter.yamlfile import load as load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -477,20 +479,20 @@ def load_web_config(path: str | Path) -> WebConfig:
     """Read an exporter-toolkit web config; raise :class:`ConfigError` listing every problem."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{file}: cannot read web config: {exc.strerror or exc}"]) from None
+        text = read_text(file, "web config")
+    except TextFileError as exc:
+        where = f"{file}:{exc.line}" if exc.line is not None else str(file)
+        raise ConfigError([f"{where}: {exc.message}"]) from None
     return parse_web_config(text, file)
 
 
 def parse_web_config(text: str, file: Path) -> WebConfig:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)[1]
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "cannot parse"
-        raise ConfigError([f"{file}{line}: not valid YAML: {problem}"]) from None
+        line, problem = yaml_error_text(exc, text)
+        where = f"{file}:{line}" if line is not None else str(file)
+        raise ConfigError([f"{where}: not valid YAML: {problem}"]) from None
     problems = _Problems(file, text)
     notes: list[str] = []
     data = _mapping(data, (), problems)
@@ -508,7 +510,7 @@ def parse_web_config(text: str, file: Path) -> WebConfig:
     tls_data = _mapping(data.get("tls_server_config"), ("tls_server_config",), problems)
     tls = _parse_tls(tls_data, base, problems, notes)
     if problems.items:
-        raise ConfigError(problems.items)
+        raise ConfigError([shorten(shorten_quotes(item), 400) for item in problems.items])
     return WebConfig(tls=tls, users=users, headers=headers, notes=tuple(notes))
 
 

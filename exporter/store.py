@@ -37,7 +37,11 @@ Schema changes go through :data:`MIGRATIONS`, indexed by ``PRAGMA user_version``
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -76,7 +80,71 @@ def bucket_label(elapsed: float) -> str:
 
 
 class StoreError(Exception):
-    """The store file cannot be used (written by a newer exporter, or not a store)."""
+    """The store file cannot be used (not a file, not a store, or written by a newer exporter)."""
+
+
+class StoreInUse(StoreError):
+    """Another process holds the store's lock (one writer per store)."""
+
+
+class StoreLock:
+    """An exclusive lock on ``<store>.lock``, next to the store, holding the owner's pid.
+
+    ``flock`` locks belong to the open file, so the kernel releases them when
+    the process ends in any way (``kill -9`` included): a lock file left behind
+    by a dead exporter does not block the next one.  :meth:`release` removes
+    the file; a process that locked a file removed meanwhile tries again, so
+    two processes never both hold the lock.
+    """
+
+    def __init__(self, store: Path) -> None:
+        self.path = store.with_name(store.name + ".lock")
+        while True:
+            fd = self._open(store)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise StoreInUse(
+                    f"store {store} is in use by pid {owner} (lock {self.path}): one exporter "
+                    "per store; stop that one, or give this one its own `store:`"
+                ) from None
+            except OSError as exc:
+                os.close(fd)
+                raise StoreError(
+                    f"store {store}: cannot lock {self.path}: {exc.strerror or exc}"
+                ) from None
+            if self._still_there(fd):
+                break
+            os.close(fd)  # removed by the owner that just let go: lock the new one
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._fd: int | None = fd
+
+    def _open(self, store: Path) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(
+                f"store {store}: cannot create its lock file {self.path}: {exc.strerror or exc}"
+            ) from None
+
+    def _still_there(self, fd: int) -> bool:
+        try:
+            current = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        opened = os.fstat(fd)
+        return (opened.st_dev, opened.st_ino) == (current.st_dev, current.st_ino)
+
+    def release(self) -> None:
+        """Give the lock up and remove the lock file."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(self._fd)
+            self._fd = None
 
 
 # --- rows ---------------------------------------------------------------------------------------
@@ -296,6 +364,26 @@ def _marks(count: int) -> str:
 # --- the store ----------------------------------------------------------------------------------
 
 
+def _check_store_path(path: Path) -> None:
+    """Refuse, in words, a store path that cannot be a SQLite file; create missing directories."""
+    if path.is_dir():
+        raise StoreError(
+            f"store {path} is a directory: `store:` names the SQLite file, "
+            f"e.g. {path / 'helpdesk-slo-state.db'}"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+            reason = "a file is in the way (a directory is needed there)"
+        raise StoreError(
+            f"store {path}: cannot create the directory {path.parent}: {reason}"
+        ) from None
+    if path.exists() and not path.is_file():
+        raise StoreError(f"store {path} is not a regular file")
+
+
 class Store:
     """One SQLite file (WAL mode) holding everything the exporter must not forget.
 
@@ -304,13 +392,33 @@ class Store:
     from several threads; calls are serialised by a lock.
     """
 
-    def __init__(self, path: str | Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        clock: Callable[[], float] = time.time,
+        *,
+        exclusive: bool = False,
+    ) -> None:
+        """Open (or create) the store at ``path``.
+
+        ``exclusive``: take the store's lock first (:class:`StoreLock`), as the
+        exporter that writes it must; a second one gets :class:`StoreInUse`.
+        Raises :class:`StoreError` when the path cannot hold a store.
+        """
         self.path = Path(path)
         self._clock = clock
         self._lock = threading.RLock()
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._file_lock: StoreLock | None = None
+        in_memory = str(path) == ":memory:"
+        if not in_memory:
+            _check_store_path(self.path)
+            if exclusive:
+                self._file_lock = StoreLock(self.path)
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            self._release()
+            raise StoreError(f"store {self.path}: cannot open it: {exc}") from None
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -320,7 +428,20 @@ class Store:
             self.epoch = float(self._meta("epoch") or 0.0)
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise StoreError(f"{self.path}: not a usable helpdesk-slo store: {exc}") from None
+            self._release()
+            raise StoreError(
+                f"store {self.path}: not a usable helpdesk-slo store ({exc}); "
+                "point `store:` at a new file, or restore it from a backup"
+            ) from None
+        except BaseException:
+            self._db.close()
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._file_lock is not None:
+            self._file_lock.release()
+            self._file_lock = None
 
     # -- lifecycle --
 
@@ -351,6 +472,7 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._release()
 
     def __enter__(self) -> Store:
         return self

@@ -18,6 +18,14 @@ _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhdw])+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _DURATION_EXAMPLE = "a duration such as 30m, 4h or 1h30m (units s m h d w)"
 _RATIO_EXAMPLE = "a percentage such as 95% or 0.95"
+#: The longest duration accepted anywhere (3650d, about ten years): longer values are
+#: typos, and they would overflow dates and the pack's test series.
+MAX_DURATION_SECONDS = 3650 * 86400
+MAX_DURATION_TEXT = "3650d"
+
+
+class DurationTooLong(ValueError):
+    """A duration longer than :data:`MAX_DURATION_SECONDS`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +48,8 @@ def parse_duration(value: object) -> Duration:
     """Parse ``30s``, ``90m``, ``1h30m``, ``2d``, ``1w``; a bare number is seconds.
 
     Units go from the largest to the smallest, each at most once (``1h30m``,
-    not ``30m1h``), so that a typo cannot hide in a long spelling.  Raises
+    not ``30m1h``), so that a typo cannot hide in a long spelling; nothing is
+    longer than :data:`MAX_DURATION_SECONDS`.  Raises
     :class:`ValueError` with a message for the person who wrote the value.
     """
     if isinstance(value, Duration):
@@ -52,7 +61,7 @@ def parse_duration(value: object) -> Duration:
             raise ValueError(f"expected {_DURATION_EXAMPLE}, got {value!r}")
         if value < 0:
             raise ValueError(f"must not be negative (got {value})")
-        return Duration(float(value), f"{value}s")
+        return _bounded(Duration(float(value), f"{value}s"), value)
     if not isinstance(value, str):
         raise ValueError(f"expected {_DURATION_EXAMPLE}, got {value!r}")
     text = value.strip().replace(" ", "")
@@ -65,7 +74,20 @@ def parse_duration(value: object) -> Duration:
             f"write units from the largest to the smallest, each once (e.g. 1h30m), got {value!r}"
         )
     seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-    return Duration(seconds, text)
+    return _bounded(Duration(seconds, text), value)
+
+
+def _excerpt(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:36] + "..." + text[-1]
+
+
+def _bounded(duration: Duration, value: object) -> Duration:
+    if not duration.seconds <= MAX_DURATION_SECONDS:  # also catches inf and nan
+        raise DurationTooLong(
+            f"must be at most {MAX_DURATION_TEXT} (about ten years), got {_excerpt(value)}"
+        )
+    return duration
 
 
 def format_duration(seconds: float, *, days: bool = False) -> str:

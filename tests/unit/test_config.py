@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter import cli
+from exporter import cli, yamlfile
 from exporter.config import (
     ALWAYS,
     ConfigError,
@@ -36,6 +36,7 @@ from exporter.config import (
 from exporter.model import Author, Priority
 from exporter.units import (
     Duration,
+    DurationTooLong,
     format_duration,
     format_percent,
     format_ratio,
@@ -981,3 +982,232 @@ def test_numeric_source_priorities_are_mapped_as_text() -> None:
         "3": Priority.HIGH,
         "4": Priority.URGENT,
     }
+
+
+# --- limits: empty, large, deep, aliases, long values, long durations -------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "\n\n", "# comments only\n# source: {type: demo}\n", "{}\n", "---\n...\n"],
+    ids=["empty", "blank-lines", "comments-only", "empty-mapping", "empty-document"],
+)
+def test_an_empty_config_is_an_error_that_names_the_demo(text: str) -> None:
+    (problem,) = text_problems(text)
+    assert re.match(r"<config>:1: \(top level\): the config is empty: ", problem), problem
+    assert "source: {type: demo}" in problem
+
+
+def test_the_demo_is_a_config_that_asks_for_it() -> None:
+    assert parse_config("source: {type: demo}\n").source.type is SourceType.DEMO
+
+
+@pytest.mark.parametrize(
+    "config",
+    sorted((ROOT / "examples").glob("*.yml")) + sorted((CONFIGS / "valid").glob("*.yml")),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_the_examples_and_valid_configs_are_within_every_limit(config: Path) -> None:
+    load_config(config)
+
+
+def test_a_config_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    config = tmp_path / "helpdesk-slo.yml"
+    config.write_bytes(b"source: {type: demo}\n" + b"#" * yamlfile.MAX_FILE_BYTES)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert caught.value.problems == [
+        f"{config}: cannot read config: it is larger than 1 MiB (1048576 bytes); "
+        "is it the right file?"
+    ]
+
+
+def test_a_config_at_the_size_limit_is_read(tmp_path: Path) -> None:
+    config = tmp_path / "helpdesk-slo.yml"
+    head = b"source: {type: demo}\n"
+    config.write_bytes(head + b"#" * (yamlfile.MAX_FILE_BYTES - len(head)))
+    assert load_config(config).source.type is SourceType.DEMO
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (
+            b"source: {type: demo}\n\nservice: caf\xe9\n",
+            ":3: cannot read config: not UTF-8 text (byte 0xe9",
+        ),
+        (b"\xff\xfes\x00o\x00", ": cannot read config: it is UTF-16 text; save it as UTF-8"),
+        (b"\xef\xbb\xbfsource: {type: demo}\nslos: 5\n", ":2: slos: expected a list, got 5"),
+        (
+            b"source: {type: demo}\nservice: a\x00b\n",
+            ":2: (top level): not valid YAML: character #x0000",
+        ),
+    ],
+    ids=["latin-1", "utf-16", "utf-8-bom-keeps-line-numbers", "nul-byte"],
+)
+def test_text_that_is_not_utf8_yaml_is_located(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    config = tmp_path / "helpdesk-slo.yml"
+    config.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    (found,) = caught.value.problems
+    assert found.startswith(f"{config}{problem}"), found
+
+
+def _nested(depth: int) -> str:
+    return "source: {type: demo}\nlabels: " + "[" * depth + "]" * depth + "\n"
+
+
+@pytest.mark.parametrize(
+    ("depth", "refused"),
+    [(yamlfile.MAX_DEPTH - 1, False), (yamlfile.MAX_DEPTH, True), (100_000, True)],
+    ids=["below-the-limit", "at-the-limit", "far-past-the-recursion-limit"],
+)
+def test_nesting_is_limited(depth: int, refused: bool) -> None:
+    # the top-level mapping is one level: `labels:` holds depth more
+    problems = text_problems(_nested(depth))
+    nested = [p for p in problems if "nested more than 50 levels deep" in p]
+    if refused:
+        assert nested == [
+            "<config>:2: labels[0]: not valid YAML: nested more than 50 levels deep; "
+            "check the brackets and the indentation"
+        ]
+    else:
+        assert nested == []
+        assert problems == ["<config>:2: labels: unknown key; did you mean 'slas'?"]
+
+
+def _aliases(uses: int) -> str:
+    """An anchored list of 99 values (100 with the list) used ``uses`` times."""
+    values = ", ".join(["x"] * 99)
+    return f"a: &shared [{values}]\nb: [" + ", ".join(["*shared"] * uses) + "]\n"
+
+
+@pytest.mark.parametrize(
+    ("uses", "refused"),
+    [(yamlfile.MAX_ALIAS_NODES // 100, False), (yamlfile.MAX_ALIAS_NODES // 100 + 1, True)],
+    ids=["at-the-limit", "one-alias-past-it"],
+)
+def test_alias_expansion_is_limited(uses: int, refused: bool) -> None:
+    if refused:
+        with pytest.raises(yaml.YAMLError, match="stand for more than 10000 values"):
+            yamlfile.load(_aliases(uses))
+    else:
+        assert len(yamlfile.load(_aliases(uses))[1]["b"]) == uses
+
+
+def test_an_alias_bomb_is_refused_at_the_alias_that_crosses_the_limit() -> None:
+    lines = ["source: {type: demo}", "calendars:", "  office:", "    holidays:"]
+    lines.append("      - &a0 [" + ", ".join(['"2026-12-25"'] * 9) + "]")
+    lines += [f"      - &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]" for n in range(1, 9)]
+    text = "\n".join(lines) + "\n"
+    assert len(text) < 1024
+    (problem,) = text_problems(text)
+    # the aliases in a1..a3 stand for 90 + 819 + 7380 values; the first *a3 in a4 (7381 more)
+    # crosses 10000
+    assert problem.startswith("<config>:9: calendars.office.holidays[4]: not valid YAML: ")
+    assert "stand for more than 10000 values (an alias bomb?)" in problem
+
+
+def test_an_alias_inside_the_value_it_names_is_refused() -> None:
+    (problem,) = text_problems("source: {type: demo}\nslos: &loop [*loop]\n")
+    assert problem.startswith("<config>:2: slos")
+    assert "alias *loop is used inside the value it names (a cycle)" in problem
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("2026-13-45", "cannot read '2026-13-45' as a timestamp: month must be in 1..12"),
+        ("1" * 5000, "as an int: Exceeds the limit"),
+        ("!!float many", "cannot read 'many' as a float"),
+    ],
+    ids=["impossible-date", "five-thousand-digits", "float-tag-on-a-word"],
+)
+def test_a_value_its_tag_cannot_stand_for_is_located(value: str, problem: str) -> None:
+    (found,) = text_problems(f"source: {{type: demo}}\nservice: {value}\n")
+    assert found.startswith("<config>:2: service: not valid YAML: "), found
+    assert problem in found
+    assert len(found) < 300
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "source: {type: demo}\ncalendars: {office: {timezone: Europe/" + "x" * 100_000 + "}}\n",
+        "source: {type: demo}\nslos: [{name: " + "N" * 100_000 + ", kind: csat, objective: 1%}]\n",
+        "source: {type: demo, poll_interval: " + "9" * 100_000 + "h}\n",
+        "source:\n  type: demo\n  " + "k" * 1000 + ": 1\n",
+    ],
+    ids=["time-zone", "slo-name", "duration", "unknown-key"],
+)
+def test_problems_quote_a_short_excerpt_of_a_long_value(text: str) -> None:
+    problems = text_problems(text)
+    assert problems
+    for problem in problems:
+        assert len(problem) < 500, problem[:600]
+        assert "..." in problem
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("3650d", True),
+        ("521w", True),
+        ("3651d", False),
+        ("99999999999h", False),
+        (315_360_001, False),
+        (1e300, False),
+        ("9" * 400 + "d", False),
+    ],
+    ids=["ten-years", "just-under-ten-years", "a-day-more", "overflow", "seconds", "float", "inf"],
+)
+def test_durations_are_at_most_ten_years(value: object, accepted: bool) -> None:
+    if accepted:
+        assert parse_duration(value).seconds <= 3650 * 86400
+    else:
+        with pytest.raises(DurationTooLong, match="must be at most 3650d"):
+            parse_duration(value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        ("source: {type: demo, poll_interval: 1d}", None),
+        ("source: {type: demo, poll_interval: 25h}", "source.poll_interval: must be at most 1d"),
+        ("store: helpdesk-slo-state.db", None),
+        ('store: ""', "store: must name the SQLite file"),
+        ("store: '  '", "store: must name the SQLite file"),
+        ("store: state/", "store: names a directory ('state/')"),
+    ],
+    ids=["poll-daily", "poll-past-a-day", "store", "store-empty", "store-blank", "store-dir"],
+)
+def test_source_and_store_bounds(setting: str, problem: str | None) -> None:
+    text = "source: {type: demo}\n" + setting + "\n" if setting.startswith("store") else setting
+    if problem is None:
+        parse_config(text + "\n")
+    else:
+        (found,) = text_problems(text + "\n")
+        assert problem in found
+
+
+@pytest.mark.parametrize(
+    ("threshold", "problem"),
+    [("1000%", None), ("1000.1%", "must be at most 1000% of the SLA target (got 1000.1%)")],
+    ids=["ten-times-the-target", "past-ten-times"],
+)
+def test_a_percentage_threshold_is_at_most_ten_times_the_target(
+    threshold: str, problem: str | None
+) -> None:
+    text = (
+        "source: {type: demo}\nslas: {first_response: {targets: {urgent: 1h}}}\n"
+        "slos:\n  - {name: u, sla: first_response, match: {priority: urgent}, objective: 95%, "
+        f"threshold: '{threshold}'}}\n"
+    )
+    if problem is None:
+        assert parse_config(text).slos[0].threshold == threshold
+    else:
+        (found,) = text_problems(text)
+        assert problem in found

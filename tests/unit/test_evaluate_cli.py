@@ -138,6 +138,9 @@ def test_malformed_line_is_reported_and_the_rest_is_read(
     [
         pytest.param(["--at", "tomorrow"], "--at: not an ISO 8601 time", id="bad-at"),
         pytest.param(["--at", "2026-11-02T12:00:00"], "has no offset", id="naive-at"),
+        pytest.param(["--at", "9999-12-31T23:59:59Z"], "is out of range", id="at-year-9999"),
+        pytest.param(["--at", "1969-12-31T23:59:59Z"], "is out of range", id="at-before-1970"),
+        pytest.param(["--at", "0001-01-01T00:00:00+01:00"], "is out of range", id="at-overflow"),
     ],
 )
 def test_bad_usage_exits_2(
@@ -174,3 +177,29 @@ def test_example_config_evaluates(capsys: pytest.CaptureFixture[str]) -> None:
     assert by_id["103"]["slas"]["first_response"]["deadline"] == "2026-11-02T13:00:00Z"
     # ticket 111 is on hold: its resolution clock is paused
     assert by_id["111"]["slas"]["resolution"]["state"] == "paused"
+
+
+def test_an_unknown_ticket_exits_1_after_printing_the_known_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_setup(tmp_path)
+    at = "2026-11-02T12:00:00Z"
+    code, text = run(
+        "evaluate", "--config", str(config), "--at", at, "--ticket", "3", "--ticket", "999"
+    )
+    assert code == 1
+    assert [t["id"] for t in json.loads(text)["tickets"]] == ["3"]
+    assert (
+        capsys.readouterr().err == f"error: --ticket: no ticket 999 in the file source as of {at}\n"
+    )
+
+
+def test_a_ticket_created_after_at_is_unknown_as_of_at(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_setup(tmp_path)
+    code, _ = run(
+        "evaluate", "--config", str(config), "--at", "2026-11-02T09:30:00Z", "--ticket", "4"
+    )
+    assert code == 1
+    assert "no ticket 4 in the file source as of 2026-11-02T09:30:00Z" in capsys.readouterr().err

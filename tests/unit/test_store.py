@@ -6,7 +6,10 @@ rows (facts at or after the epoch) plus ``counter_bases``.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,10 +27,12 @@ from exporter.store import (
     SolveRow,
     Store,
     StoreError,
+    StoreInUse,
     TicketRow,
     TicketState,
     bucket_label,
 )
+from tests.e2e.process import ServeProcess, command, free_port
 
 EPOCH = 1_000_000.0
 
@@ -339,3 +344,120 @@ def test_counters_survive_reopening(tmp_path: Path) -> None:
     with open_store(tmp_path, now=EPOCH + 10**6) as store:
         assert store.totals() == store.recount() == before
         assert before[(M.POLL_ERRORS.name, ("file", "io"))] == 1
+
+
+# --- a path that cannot hold a store --------------------------------------------------------------
+
+
+def _corrupt_store(path: Path) -> None:
+    Store(path, clock=lambda: EPOCH).close()
+    data = bytearray(path.read_bytes())
+    data[100:4096] = bytes(range(256)) * 15 + bytes(range(156))
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("make", "store_name", "message"),
+    [
+        (lambda d: (d / "state.db").mkdir(), "state.db", "is a directory: `store:` names the "),
+        (
+            lambda d: (d / "parent").write_text("x"),
+            "parent/state.db",
+            "cannot create the directory {dir}/parent: a file is in the way",
+        ),
+        (
+            lambda d: (d / "state.db").write_bytes(b"\x00garbage" * 512),
+            "state.db",
+            "not a usable helpdesk-slo store (file is not a database); point `store:` at a new",
+        ),
+        (
+            lambda d: _corrupt_store(d / "state.db"),
+            "state.db",
+            "not a usable helpdesk-slo store (database disk image is",
+        ),
+        (
+            lambda d: (d / "state.db").symlink_to("state.db"),
+            "state.db",
+            "cannot open it: unable to open database file",
+        ),
+    ],
+    ids=["directory", "parent-is-a-file", "not-sqlite", "corrupt", "symlink-loop"],
+)
+def test_a_path_that_cannot_hold_a_store_is_one_clear_error(
+    tmp_path: Path, make: Callable[[Path], object], store_name: str, message: str
+) -> None:
+    make(tmp_path)
+    with pytest.raises(StoreError) as caught:
+        Store(tmp_path / store_name, exclusive=True)
+    text = str(caught.value)
+    assert text.startswith(f"store {tmp_path / store_name}")
+    assert message.format(dir=tmp_path) in text
+    assert "\n" not in text
+    assert not (tmp_path / (store_name + ".lock")).exists()  # no lock left behind
+
+
+# --- one writer per store -----------------------------------------------------------------------
+
+
+def test_a_second_writer_is_refused_with_the_owners_pid(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with Store(path, exclusive=True):
+        assert (tmp_path / "state.db.lock").read_text() == f"{os.getpid()}\n"
+        with pytest.raises(StoreInUse) as caught:
+            Store(path, exclusive=True)
+    assert str(caught.value).startswith(f"store {path} is in use by pid {os.getpid()} ")
+
+
+def test_the_lock_is_released_and_removed_on_close(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    Store(path, exclusive=True).close()
+    assert not (tmp_path / "state.db.lock").exists()
+    Store(path, exclusive=True).close()
+
+
+def test_a_lock_file_left_by_a_dead_exporter_does_not_block(tmp_path: Path) -> None:
+    (tmp_path / "state.db.lock").write_text("999999\n")  # kill -9: the file stays, the lock not
+    with Store(tmp_path / "state.db", exclusive=True):
+        assert (tmp_path / "state.db.lock").read_text() == f"{os.getpid()}\n"
+
+
+def test_a_reader_may_open_a_store_a_writer_holds(tmp_path: Path) -> None:
+    # backfill reads the live exporter's epoch while it runs
+    writer = Store(tmp_path / "state.db", clock=lambda: EPOCH, exclusive=True)
+    with writer, Store(tmp_path / "state.db") as reader:
+        assert reader.epoch == EPOCH
+
+
+def test_two_serve_processes_on_one_store_the_second_exits_1(tmp_path: Path) -> None:
+    tickets = Path(__file__).resolve().parents[2] / "examples" / "tickets.jsonl"
+    config = tmp_path / "helpdesk-slo.yml"
+    config.write_text(f"source: {{type: file, path: {tickets}}}\nstore: state.db\n")
+    first = ServeProcess(tmp_path, config)
+    try:
+        first.wait_until("first serve up", lambda: first.get("/healthz")[0] == 200, timeout=30)
+        port = free_port()
+        second = subprocess.run(
+            [
+                *command(),
+                "serve",
+                "--config",
+                str(config),
+                "--web.listen-address",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert second.returncode == 1
+        assert second.stderr == (
+            f"error: store {tmp_path / 'state.db'} is in use by pid {first.process.pid} "
+            f"(lock {tmp_path / 'state.db.lock'}): one exporter per store; stop that one, "
+            "or give this one its own `store:`\n"
+        )
+        assert first.get("/healthz")[0] == 200  # the first one is untouched
+    finally:
+        first.stop()
+    assert first.process.returncode == 0
+    assert not (tmp_path / "state.db.lock").exists()
