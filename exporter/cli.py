@@ -30,6 +30,7 @@ import yaml
 from exporter import __version__
 from exporter.config import Config, ConfigError, load_config
 from exporter.model import format_instant, parse_instant
+from exporter.records import SkippedRecord, evaluate_ticket
 from exporter.slo import Evaluator, Outcome, TicketEvaluation
 from exporter.sources import build_source
 from exporter.sources.base import SourceError, SourceUnavailable
@@ -46,8 +47,6 @@ DEBUG_ENV = "HELPDESK_SLO_DEBUG"
 #: The longest line a problem is printed as.
 MESSAGE_CHARS = 480
 #: ``--at`` and the history of ``backfill`` stay in this range (the calendars reach further).
-EARLIEST_AT = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_AT = datetime(9000, 1, 1, tzinfo=UTC)
 #: ``backfill`` writes at most this many samples per series (``--since`` / ``--step``).
 MAX_BACKFILL_STEPS = 1_000_000
 
@@ -132,16 +131,12 @@ def _parse_at(text: str | None) -> float:
     if text is None:
         return time.time()
     try:
+        # refuses instants outside the years a ticket may carry (exporter.model.EARLIEST..LATEST)
         instant = parse_instant(text, "--at")
     except (ValueError, OverflowError) as exc:
         if isinstance(exc, OverflowError):
             exc = ValueError(f"--at: {text!r} is out of range")
         raise UsageError(f"{exc} (example: --at 2026-11-02T12:00:00Z)") from None
-    if not EARLIEST_AT <= instant < LATEST_AT:
-        raise UsageError(
-            f"--at: {text!r} is out of range: give a time from "
-            f"{format_instant(EARLIEST_AT)} to before {format_instant(LATEST_AT)}"
-        )
     return instant.timestamp()
 
 
@@ -261,8 +256,15 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         key=lambda t: (t.created_at, t.id),
     )
     missing = sorted(wanted - {t.id for t in tickets})
-    # "as of --at": the data is taken as complete up to at
-    evaluations = [evaluator.evaluate(t, at, at) for t in tickets]
+    # "as of --at": the data is taken as complete up to at; a ticket that cannot be
+    # evaluated is skipped and named, the rest go on
+    evaluations = []
+    for ticket in tickets:
+        evaluation = evaluate_ticket(ticket, lambda t: evaluator.evaluate(t, at, at))
+        if isinstance(evaluation, SkippedRecord):
+            print(f"warning: skipped {evaluation}", file=sys.stderr)
+        else:
+            evaluations.append(evaluation)
     document = evaluation_json(evaluator, evaluations, at)
     if wanted:
         document["tickets"] = [t for t in document["tickets"] if t["id"] in wanted]

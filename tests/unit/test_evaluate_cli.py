@@ -138,9 +138,19 @@ def test_malformed_line_is_reported_and_the_rest_is_read(
     [
         pytest.param(["--at", "tomorrow"], "--at: not an ISO 8601 time", id="bad-at"),
         pytest.param(["--at", "2026-11-02T12:00:00"], "has no offset", id="naive-at"),
-        pytest.param(["--at", "9999-12-31T23:59:59Z"], "is out of range", id="at-year-9999"),
-        pytest.param(["--at", "1969-12-31T23:59:59Z"], "is out of range", id="at-before-1970"),
-        pytest.param(["--at", "0001-01-01T00:00:00+01:00"], "is out of range", id="at-overflow"),
+        pytest.param(
+            ["--at", "9999-12-31T23:59:59Z"], "is outside the years 1970 to 2199", id="at-year-9999"
+        ),
+        pytest.param(
+            ["--at", "1969-12-31T23:59:59Z"],
+            "is outside the years 1970 to 2199",
+            id="at-before-1970",
+        ),
+        pytest.param(
+            ["--at", "0001-01-01T00:00:00+01:00"],
+            "is outside the years 1970 to 2199",
+            id="at-overflow",
+        ),
     ],
 )
 def test_bad_usage_exits_2(
@@ -203,3 +213,23 @@ def test_a_ticket_created_after_at_is_unknown_as_of_at(
     )
     assert code == 1
     assert "no ticket 4 in the file source as of 2026-11-02T09:30:00Z" in capsys.readouterr().err
+
+
+def test_a_ticket_whose_evaluation_fails_is_skipped_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from exporter.slo import Evaluator
+
+    clocks = Evaluator.clocks
+
+    def broken_for_2(self: Evaluator, ticket: Any, metric: str, at: float) -> Any:
+        if ticket.id == "2":
+            raise ZeroDivisionError("float division by zero")
+        return clocks(self, ticket, metric, at)
+
+    monkeypatch.setattr(Evaluator, "clocks", broken_for_2)
+    config = write_setup(tmp_path)
+    code, text = run("evaluate", "--config", str(config), "--at", "2026-11-02T12:00:00Z")
+    assert code == 0
+    assert [t["id"] for t in json.loads(text)["tickets"]] == ["1", "3", "4"]
+    assert "warning: skipped ticket 2: float division by zero" in capsys.readouterr().err
