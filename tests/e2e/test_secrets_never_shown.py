@@ -284,8 +284,8 @@ def test_each_run_failed_the_way_it_was_set_up_to(runs: dict[str, Case], name: s
     assert case.evaluate_code == 1, case.evaluate_output
     assert "Traceback" not in case.evaluate_output + case.serve_output
     metrics = case.pages["/metrics"].decode()
-    reason = "http_4xx" if case.fault == "rejected" else ""
-    assert f'helpdesk_poll_errors_total{{reason="{reason}' in metrics or not reason, metrics
+    reason = {"rejected": "auth", "unreachable": "connect"}[case.fault]
+    assert f'helpdesk_poll_errors_total{{reason="{reason}' in metrics, metrics
     assert "helpdesk_up" in metrics and "1.0" not in _sample(metrics, "helpdesk_up"), metrics
 
 
