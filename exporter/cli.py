@@ -215,16 +215,18 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     from pathlib import Path
 
     from exporter.pack.generate import (
+        ImportNote,
         PackOptions,
         build_pack,
         check_pack,
         import_specs,
+        validate_pack,
         write_pack,
     )
     from exporter.pack.rules import RuleOptions
 
     config = load_config(args.config)
-    notes: list[str] = []
+    notes: list[ImportNote] = []
     if args.import_specs:
         config = import_specs(config, [Path(p) for p in args.import_specs], notes)
     options = PackOptions(
@@ -238,8 +240,17 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
         ),
     )
     pack = build_pack(config, options)
-    for note in [*notes, *pack.notes]:
-        print(f"warning: {note}", file=sys.stderr)
+    for note in [*notes, *(ImportNote("warning", text) for text in pack.notes)]:
+        print(note, file=sys.stderr)
+    refused = validate_pack(pack)
+    for problem in refused:
+        print(f"error: {problem}", file=sys.stderr)
+    if refused:
+        print(
+            f"error: Prometheus would refuse these rules; nothing written to {args.out}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     out_dir = Path(args.out)
     if args.check:
         drift = check_pack(pack, out_dir)
@@ -385,7 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="import_specs",
         action="append",
         metavar="SPEC",
-        help="add the SLOs of a Sloth prometheus/v1 or OpenSLO v1 spec (repeatable)",
+        help="add the SLOs of a Sloth prometheus/v1 or OpenSLO v1/v1alpha spec (repeatable; "
+        "OpenSLO SLI, DataSource and AlertPolicy documents are found by name across all of "
+        "them); see docs/interop.md",
     )
     generate.add_argument(
         "--job",
