@@ -214,6 +214,7 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     # imported here so that serve, check and evaluate never load the pack generators
     from pathlib import Path
 
+    from exporter.pack.export import EXPORT_FORMATS
     from exporter.pack.generate import (
         ImportNote,
         PackOptions,
@@ -229,8 +230,10 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     notes: list[ImportNote] = []
     if args.import_specs:
         config = import_specs(config, [Path(p) for p in args.import_specs], notes)
+    export = args.format if args.format in EXPORT_FORMATS else None
     options = PackOptions(
-        format=args.format,
+        format="prometheus" if export else args.format,
+        export=export,
         rules=RuleOptions.for_config(
             config,
             job=args.job,
@@ -372,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(handler=cmd_evaluate)
 
+    from exporter.pack.export import EXPORT_FORMATS
     from exporter.pack.rules import FORMATS, RuleOptions
 
     generate = commands.add_parser(
@@ -387,7 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--config", required=True, metavar="FILE")
     generate.add_argument("--out", required=True, metavar="DIR")
-    generate.add_argument("--format", choices=FORMATS, default="prometheus")
+    generate.add_argument(
+        "--format",
+        choices=(*FORMATS, *EXPORT_FORMATS),
+        default="prometheus",
+        help="extra rule format, or openslo / pyrra: the SLOs also as DIR/openslo/*.yaml "
+        "(OpenSLO v1) or DIR/pyrra/*.yaml (Pyrra ServiceLevelObjective); see docs/interop.md",
+    )
     generate.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if DIR is out of date"
     )

@@ -31,6 +31,7 @@ from exporter.config import Config
 from exporter.pack import GENERATED_MARKER
 from exporter.pack.alertmanager import alertmanager_files
 from exporter.pack.dashboards import dashboard_files
+from exporter.pack.export import ExportFormat, export_files
 from exporter.pack.imports import ImportNote as ImportNote
 from exporter.pack.imports import import_specs as import_specs
 from exporter.pack.promql import check_rule_file
@@ -56,6 +57,8 @@ class PackOptions:
     """Choices of the ``generate`` command line."""
 
     format: RuleFormat = "prometheus"
+    #: Also write the SLOs for another tool (``DIR/openslo/``, ``DIR/pyrra/``).
+    export: ExportFormat | None = None
     #: None: :meth:`RuleOptions.for_config` (the config's ``notify:`` links, then defaults).
     rules: RuleOptions | None = None
 
@@ -110,8 +113,21 @@ def runbooks_writer(context: PackContext) -> dict[str, str]:
     return runbook_files(context.config, context.plan)
 
 
+def export_writer(context: PackContext) -> dict[str, str]:
+    """openslo/*.yaml or pyrra/*.yaml with ``--format openslo|pyrra``; nothing otherwise."""
+    if context.options.export is None:
+        return {}
+    return export_files(context.config, context.plan, context.options.export, context.notes)
+
+
 #: Every writer of the pack, in order.
-WRITERS: list[Writer] = [rules_writer, dashboards_writer, alertmanager_writer, runbooks_writer]
+WRITERS: list[Writer] = [
+    rules_writer,
+    dashboards_writer,
+    alertmanager_writer,
+    runbooks_writer,
+    export_writer,
+]
 
 
 @dataclass(frozen=True)

@@ -448,3 +448,19 @@ def test_imported_notes_say_what_was_taken(tmp_path: Path) -> None:
     texts = [str(note) for note in notes]
     assert any("note:" in t and "cumulative counters: rate over each window" in t for t in texts)
     assert any("alert policy page-fast" in t for t in texts)
+
+
+def test_sloth_kubernetes_resource_imports_like_the_plain_spec(tmp_path: Path) -> None:
+    plain = yaml.safe_load(peer("sloth", "getting-started.yml").read_text())
+    resource = {
+        "apiVersion": "sloth.slok.dev/v1",
+        "kind": "PrometheusServiceLevel",
+        "metadata": {"name": "myservice"},
+        "spec": {key: value for key, value in plain.items() if key != "version"},
+    }
+    from_resource, _ = read_specs([write(tmp_path, "k.yaml", yaml.safe_dump(resource))])
+    from_plain, _ = read_specs([peer("sloth", "getting-started.yml")])
+    drop = {"_from"}
+    assert [{k: v for k, v in e.items() if k not in drop} for e in from_resource] == [
+        {k: v for k, v in e.items() if k not in drop} for e in from_plain
+    ]
