@@ -329,7 +329,9 @@ class _Parser:
 
     def primary(self) -> Node:
         token = self.token
-        if token.kind == "number" or (token.kind == "identifier" and token.text in ("inf", "nan")):
+        if token.kind == "number" or (
+            token.kind == "identifier" and token.text.lower() in ("inf", "nan")
+        ):
             return Number(self.advance().text)
         if token.kind == "duration":
             self.fail("a duration is only allowed in [...] or after offset")
@@ -514,6 +516,23 @@ def _problem(rule: RuleExpression | None, why: str) -> str:
     return f"{owner}: {rule.name}: {why}: {excerpt(rule.expr)}"
 
 
+def _run_promtool(binary: str, text: str) -> subprocess.CompletedProcess[str] | None:
+    """``promtool check rules`` on ``text``; None when promtool cannot be run (use the parser)."""
+    with tempfile.TemporaryDirectory(prefix="helpdesk-slo-check-") as directory:
+        path = Path(directory) / "rules.yml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            return subprocess.run(
+                [binary, "check", "rules", str(path)],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=120,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+
+
 def check_rule_file(text: str, promtool: str | None = None) -> list[str]:
     """One line per expression Prometheus would refuse (SLO, rule, reason, excerpt); [] if none.
 
@@ -521,7 +540,8 @@ def check_rule_file(text: str, promtool: str | None = None) -> list[str]:
     """
     rules = rule_expressions(text)
     binary = shutil.which("promtool") if promtool is None else promtool
-    if not binary:
+    result = _run_promtool(binary, text) if binary else None
+    if result is None:
         problems = []
         for rule in rules:
             try:
@@ -530,16 +550,6 @@ def check_rule_file(text: str, promtool: str | None = None) -> list[str]:
                 problems.append(_problem(rule, f"{exc.message} at character {exc.position + 1}"))
         return problems
     by_place = {(rule.group, rule.index): rule for rule in rules}
-    with tempfile.TemporaryDirectory(prefix="helpdesk-slo-check-") as directory:
-        path = Path(directory) / "rules.yml"
-        path.write_text(text, encoding="utf-8")
-        result = subprocess.run(
-            [binary, "check", "rules", str(path)],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
     if result.returncode == 0:
         return []
     problems = []

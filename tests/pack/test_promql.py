@@ -36,6 +36,7 @@ VALID = [
     pytest.param('absent(up{job="a"}) and on () (up{job="b"} == 1)', id="absent-and"),
     pytest.param("# comment\nup", id="comment"),
     pytest.param('label_replace(up, "a", "$1", "b", "(.*)")', id="label-replace"),
+    pytest.param("up > Inf or up < -inf", id="infinities"),
 ]
 
 INVALID = [
@@ -163,6 +164,13 @@ def test_generate_exits_1_and_writes_nothing_for_a_query_prometheus_refuses(
     assert errors[-1].startswith("error: Prometheus would refuse these rules; nothing written")
     assert not (tmp_path / "o").exists()
     assert "Traceback" not in err.getvalue()
+
+
+def test_a_promtool_that_cannot_run_falls_back_to_the_parser(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-promtool")
+    assert check_rule_file(_rule_file("up"), missing) == []
+    (problem,) = check_rule_file(_rule_file("sum(up"), missing)
+    assert "expected ')'" in problem
 
 
 def test_validate_pack_passes_the_committed_example() -> None:
