@@ -273,6 +273,7 @@ def _openslo_window(spec: Mapping[str, Any], state: _Import, who: str) -> str:
                 f"{who}: calendar startTime {start}: the pack's calendar {name}s start on "
                 f"{first} at 00:00"
             )
+    state.note(f"{who}: calendar {text} in {zone} taken as the config's calendar {name}")
     return name
 
 
@@ -537,6 +538,18 @@ def _classify(document: Mapping[str, Any], where: str) -> str:
     raise ConfigError([f"{where}: {why}"])
 
 
+def _document_slos(
+    kind: str, document: Mapping[str, Any], where: str, state: _Import
+) -> list[dict[str, Any]]:
+    if kind == "sloth":
+        return _sloth_slos(document, where, state)
+    if kind == "sloth-kubernetes":
+        return _sloth_slos(document.get("spec") or {}, where, state)
+    if kind == "openslo-slo":
+        return _openslo_slos(document, where, state)
+    return []
+
+
 def read_specs(
     paths: Sequence[Path], timezone: str = "UTC"
 ) -> tuple[list[dict[str, Any]], list[ImportNote]]:
@@ -561,15 +574,13 @@ def read_specs(
     for path, classified in files:
         found: list[dict[str, Any]] = []
         for kind, where, document in classified:
-            if kind == "sloth":
-                found += _sloth_slos(document, where, state)
-            elif kind == "sloth-kubernetes":
-                found += _sloth_slos(document.get("spec") or {}, where, state)
-            elif kind == "openslo-slo":
-                try:
-                    found += _openslo_slos(document, where, state)
-                except Refused as exc:
-                    state.refuse(f"refused: {exc}")
+            try:
+                found += _document_slos(kind, document, where, state)
+            except Refused as exc:
+                state.refuse(f"refused: {exc}")
+            except (AttributeError, TypeError, ValueError) as exc:
+                # a field of the wrong shape (a list where a mapping belongs, a word for a count)
+                raise ConfigError([f"{where}: not a well-formed {kind} spec ({exc})"]) from None
         if not found and not any(kind == "openslo-other" for kind, _, _ in classified):
             reasons = [n.text for n in state.notes if n.level == "warning" and str(path) in n.text]
             raise ConfigError(reasons or [f"{path}: holds no SLO to import"])

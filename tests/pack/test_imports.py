@@ -11,6 +11,8 @@ An imported SLO is proven with promtool: its rules run on counters that grow by
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import subprocess
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from exporter.cli import main
 from exporter.config import ConfigError, load_config
 from exporter.pack.generate import RULES_FILE, PackOptions, build_pack, import_specs
 from exporter.pack.imports import ImportNote, read_specs, window_query
@@ -398,6 +401,17 @@ REFUSED = [
         "  sli: {events: {error_query: 'sum(errors)', total_query: 'sum(total)'}}\n",
         "has no {{.window}}", id="sloth-query-without-window",
     ),
+    pytest.param(
+        lambda: "apiVersion: openslo/v1alpha\nkind: SLO\nmetadata: {name: a}\nspec:\n"
+        "  timeWindows: [{count: thirty, unit: Day}]\n  objectives: [{target: 0.9, ratioMetrics: "
+        "{good: {source: prometheus, query: 'sum(rate(a[{{.window}}]))'}, "
+        "total: {source: prometheus, query: 'sum(rate(b[{{.window}}]))'}}}]\n",
+        "not a well-formed openslo-slo spec", id="malformed-count",
+    ),
+    pytest.param(
+        lambda: "version: prometheus/v1\nservice: s\nslos: [just-a-name]\n",
+        "not a well-formed sloth spec", id="malformed-sloth",
+    ),
 ]  # fmt: skip
 
 
@@ -464,3 +478,24 @@ def test_sloth_kubernetes_resource_imports_like_the_plain_spec(tmp_path: Path) -
     assert [{k: v for k, v in e.items() if k not in drop} for e in from_resource] == [
         {k: v for k, v in e.items() if k not in drop} for e in from_plain
     ]
+
+
+def test_generate_prints_each_import_decision_on_its_own_line(
+    base_config: Path, tmp_path: Path
+) -> None:
+    good = ratio_slo(readme_block(8))
+    bad = good.replace("readme-ratio", "other").replace("type: Prometheus", "type: Datadog")
+    spec = write(tmp_path, "two.yaml", f"{good}\n---\n{bad}")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(
+            ["generate", "--config", str(base_config), "--out", str(tmp_path / "o"),
+             "--import", str(spec)],
+            out=io.StringIO(),
+        )  # fmt: skip
+    assert code == 0
+    lines = err.getvalue().splitlines()
+    refused = [line for line in lines if line.startswith("warning: refused:")]
+    assert len(refused) == 1 and "SLO other" in refused[0] and "Datadog" in refused[0]
+    assert any(line.startswith("note: ") and "SLO readme-ratio" in line for line in lines)
+    assert (tmp_path / "o" / RULES_FILE).is_file()
