@@ -566,9 +566,11 @@ def read_specs(
             where = f"{path}" if len(documents) == 1 else f"{path} (document {number})"
             kind = _classify(document, where)
             classified.append((kind, where, document))
+            metadata = document.get("metadata") or {}
+            if kind.startswith("openslo") and not isinstance(metadata, Mapping):
+                raise ConfigError([f"{where}: metadata must be a mapping with a name"])
             if kind.startswith("openslo"):
-                name = (document.get("metadata") or {}).get("name")
-                state.named[(str(document.get("kind")), str(name))] = document
+                state.named[(str(document.get("kind")), str(metadata.get("name")))] = document
         files.append((path, classified))
     entries: list[dict[str, Any]] = []
     for path, classified in files:
