@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 import yaml
 
@@ -37,6 +37,9 @@ from exporter.sources.base import SourceError, SourceUnavailable
 from exporter.store import StoreError, StoreInUse
 from exporter.units import format_duration
 from exporter.yamlfile import TextFileError, load_all, read_text, shorten, yaml_error_text
+
+if TYPE_CHECKING:  # the pack is imported only by generate
+    from exporter.pack.imports import ImportNote
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -291,11 +294,14 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     # imported here so that serve, check and evaluate never load the pack generators
     from pathlib import Path
 
+    from exporter.pack.export import EXPORT_FORMATS
     from exporter.pack.generate import (
+        ImportNote,
         PackOptions,
         build_pack,
         check_pack,
         import_specs,
+        validate_pack,
         write_pack,
     )
     from exporter.pack.rules import RuleOptions
@@ -304,11 +310,13 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {args.out} is not a directory: name the directory of the pack")
     config = load_config(args.config)
-    notes: list[str] = []
-    for spec in args.import_specs or ():
-        config = _import_spec(config, Path(spec), notes, import_specs)
+    notes: list[ImportNote] = []
+    if args.import_specs:
+        config = _import_specs(config, [Path(p) for p in args.import_specs], notes, import_specs)
+    export = args.format if args.format in EXPORT_FORMATS else None
     options = PackOptions(
-        format=args.format,
+        format="prometheus" if export else args.format,
+        export=export,
         rules=RuleOptions.for_config(
             config,
             job=args.job,
@@ -318,8 +326,17 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
         ),
     )
     pack = build_pack(config, options)
-    for note in [*notes, *pack.notes]:
-        print(f"warning: {note}", file=sys.stderr)
+    for note in [*notes, *(ImportNote("warning", text) for text in pack.notes)]:
+        print(note, file=sys.stderr)
+    refused = validate_pack(pack)
+    for problem in refused:
+        print(f"error: {problem}", file=sys.stderr)
+    if refused:
+        print(
+            f"error: Prometheus would refuse these rules; nothing written to {args.out}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     if args.check:
         drift = check_pack(pack, out_dir)
         for line in drift:
@@ -344,32 +361,35 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _import_spec(
+def _import_specs(
     config: Config,
-    path: Path,
-    notes: list[str],
-    import_specs: Callable[[Config, list[Path], list[str]], Config],
+    paths: list[Path],
+    notes: list[ImportNote],
+    import_specs: Callable[[Config, list[Path], list[ImportNote]], Config],
 ) -> Config:
-    """``config`` with the SLOs of one ``--import`` spec, or a one-line reason (exit 2)."""
+    """``config`` with the SLOs of the ``--import`` specs (read together: an SLO may name an
+    SLI or a data source of another file), or a one-line reason (exit 2)."""
+    for path in paths:
+        try:
+            text = read_text(path, "spec")
+            load_all(text)
+        except TextFileError as exc:
+            where = f"{path}:{exc.line}" if exc.line is not None else str(path)
+            raise UsageError(f"--import {where}: {exc.message}") from None
+        except yaml.YAMLError as exc:
+            line, problem = yaml_error_text(exc, text)
+            where = f"{path}:{line}" if line is not None else str(path)
+            raise UsageError(f"--import {where}: not valid YAML: {problem}") from None
     try:
-        text = read_text(path, "spec")
-        load_all(text)
-    except TextFileError as exc:
-        where = f"{path}:{exc.line}" if exc.line is not None else str(path)
-        raise UsageError(f"--import {where}: {exc.message}") from None
-    except yaml.YAMLError as exc:
-        line, problem = yaml_error_text(exc, text)
-        where = f"{path}:{line}" if line is not None else str(path)
-        raise UsageError(f"--import {where}: not valid YAML: {problem}") from None
-    try:
-        return import_specs(config, [path], notes)
+        return import_specs(config, paths, notes)
     except ConfigError:
         raise
     except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
-        # a value of the wrong shape somewhere in the spec
+        # a value of the wrong shape somewhere in a spec
+        names = ", ".join(str(path) for path in paths)
         raise UsageError(
-            f"--import {path}: not a Sloth prometheus/v1 or OpenSLO v1 SLO spec the exporter "
-            f"can read ({shorten(str(exc), 80)}); check it against the spec's schema"
+            f"--import {shorten(names, 120)}: not a Sloth prometheus/v1 or OpenSLO v1 SLO spec "
+            f"the exporter can read ({shorten(str(exc), 80)}); check it against the spec's schema"
         ) from None
 
 
@@ -479,6 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(handler=cmd_evaluate)
 
+    from exporter.pack.export import EXPORT_FORMATS
     from exporter.pack.rules import FORMATS, RuleOptions
 
     generate = commands.add_parser(
@@ -494,7 +515,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--config", required=True, metavar="FILE")
     generate.add_argument("--out", required=True, metavar="DIR")
-    generate.add_argument("--format", choices=FORMATS, default="prometheus")
+    generate.add_argument(
+        "--format",
+        choices=(*FORMATS, *EXPORT_FORMATS),
+        default="prometheus",
+        help="extra rule format, or openslo / pyrra: the SLOs also as DIR/openslo/*.yaml "
+        "(OpenSLO v1) or DIR/pyrra/*.yaml (Pyrra ServiceLevelObjective); see docs/interop.md",
+    )
     generate.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if DIR is out of date"
     )
@@ -503,7 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="import_specs",
         action="append",
         metavar="SPEC",
-        help="add the SLOs of a Sloth prometheus/v1 or OpenSLO v1 spec (repeatable)",
+        help="add the SLOs of a Sloth prometheus/v1 or OpenSLO v1/v1alpha spec (repeatable; "
+        "OpenSLO SLI, DataSource and AlertPolicy documents are found by name across all of "
+        "them); see docs/interop.md",
     )
     generate.add_argument(
         "--job",

@@ -11,28 +11,31 @@ swapped in by two renames, so a failure leaves the previous pack intact.
 Files in those directories that the pack does not generate (a hand-written
 ``README.md``) are carried over; files that carry :data:`GENERATED_MARKER` but
 are no longer produced are removed.
+
+Before anything is written, :func:`validate_pack` checks every rule expression
+(``promtool check rules`` when installed, else :mod:`exporter.pack.promql`), so a
+pack Prometheus would refuse is never written.  ``--import`` reads Sloth and
+OpenSLO specs through :mod:`exporter.pack.imports`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
-from exporter.config import RESERVED_LABELS, Config, ConfigError, SloConfig
+from exporter.config import Config
 from exporter.pack import GENERATED_MARKER
 from exporter.pack.alertmanager import alertmanager_files
 from exporter.pack.dashboards import dashboard_files
+from exporter.pack.export import ExportFormat, export_files
+from exporter.pack.imports import ImportNote as ImportNote
+from exporter.pack.imports import import_specs as import_specs
+from exporter.pack.promql import check_rule_file
 from exporter.pack.rules import (
-    EXPRESSION_LABELS,
     PackPlan,
     RuleFormat,
     RuleOptions,
@@ -54,6 +57,8 @@ class PackOptions:
     """Choices of the ``generate`` command line."""
 
     format: RuleFormat = "prometheus"
+    #: Also write the SLOs for another tool (``DIR/openslo/``, ``DIR/pyrra/``).
+    export: ExportFormat | None = None
     #: None: :meth:`RuleOptions.for_config` (the config's ``notify:`` links, then defaults).
     rules: RuleOptions | None = None
 
@@ -108,8 +113,21 @@ def runbooks_writer(context: PackContext) -> dict[str, str]:
     return runbook_files(context.config, context.plan)
 
 
+def export_writer(context: PackContext) -> dict[str, str]:
+    """openslo/*.yaml or pyrra/*.yaml with ``--format openslo|pyrra``; nothing otherwise."""
+    if context.options.export is None:
+        return {}
+    return export_files(context.config, context.plan, context.options.export, context.notes)
+
+
 #: Every writer of the pack, in order.
-WRITERS: list[Writer] = [rules_writer, dashboards_writer, alertmanager_writer, runbooks_writer]
+WRITERS: list[Writer] = [
+    rules_writer,
+    dashboards_writer,
+    alertmanager_writer,
+    runbooks_writer,
+    export_writer,
+]
 
 
 @dataclass(frozen=True)
@@ -246,196 +264,13 @@ def _replace_directory(out_dir: Path, top: str, files: Mapping[str, str], stale:
         raise
 
 
-# --- importing Sloth and OpenSLO specs --------------------------------------------------------
-
-_SLOTH_VERSION = "prometheus/v1"
-_OPENSLO_VERSIONS = ("openslo/v1", "openslo/v1alpha")
-_OPENSLO_UNITS = {"Minute": "m", "Hour": "h", "Day": "d", "Week": "w"}
-#: Sloth's default SLO period when a spec does not name one.
-SLOTH_DEFAULT_WINDOW = "30d"
+# --- checking what Prometheus would load -------------------------------------------------------
 
 
-def _slo_name(*parts: str) -> str:
-    name = "-".join(p for p in parts if p)
-    name = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
-    return name or "imported"
+def validate_pack(pack: Pack, promtool: str | None = None) -> list[str]:
+    """One line per rule expression Prometheus would refuse; [] when the pack loads.
 
-
-def _labels(*sources: Any) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    for source in sources:
-        if isinstance(source, Mapping):
-            for key, value in source.items():
-                key = re.sub(r"[^a-zA-Z0-9_]", "_", str(key))
-                if key and key not in RESERVED_LABELS and key not in EXPRESSION_LABELS:
-                    labels[key] = str(value)
-    return labels
-
-
-def _sloth_slos(document: Mapping[str, Any], where: str) -> tuple[list[dict[str, Any]], list[str]]:
-    slos, notes = [], []
-    service = str(document.get("service", ""))
-    for index, slo in enumerate(document.get("slos") or []):
-        name = _slo_name(service, str(slo.get("name", f"slo{index}")))
-        sli = (slo.get("sli") or {}).get("events")
-        if not isinstance(sli, Mapping):
-            notes.append(f"{where}: slos[{index}] {name}: only events SLIs are imported; skipped")
-            continue
-        alerting = slo.get("alerting") or {}
-        spec: dict[str, Any] = {
-            "name": name,
-            "kind": "promql",
-            "objective": f"{slo.get('objective')}%",
-            "window": SLOTH_DEFAULT_WINDOW,
-            "labels": _labels(document.get("labels"), slo.get("labels")),
-            "promql": {"bad": sli.get("error_query"), "total": sli.get("total_query")},
-            "alerting": {
-                "page": not (alerting.get("page_alert") or {}).get("disable", False),
-                "ticket": not (alerting.get("ticket_alert") or {}).get("disable", False),
-            },
-        }
-        if slo.get("description"):
-            spec["description"] = str(slo["description"])
-        slos.append(spec)
-    return slos, notes
-
-
-def _openslo_window(spec: Mapping[str, Any]) -> str | None:
-    windows = spec.get("timeWindow") or spec.get("timeWindows") or []
-    if not windows:
-        return None
-    window = windows[0]
-    rolling = window.get("isRolling", True)
-    calendar = window.get("calendar") is not None or rolling is False
-    if "duration" in window:
-        match = re.fullmatch(r"(\d+)([mhdwMQY])", str(window["duration"]))
-        if match is None:
-            return None
-        count, unit = int(match[1]), match[2]
-    else:
-        count = int(window.get("count", 0))
-        unit = {"Month": "M", "Quarter": "Q", "Year": "Y"}.get(
-            str(window.get("unit")), _OPENSLO_UNITS.get(str(window.get("unit")), "")
-        )
-    if unit == "w" and count == 1 and calendar:
-        return "week"
-    if unit == "M" and count == 1:
-        return "month" if calendar else "30d"
-    if unit in ("m", "h", "d", "w"):
-        return f"{count}{unit}"
-    return None
-
-
-def _openslo_query(metric: Any) -> str | None:
-    if not isinstance(metric, Mapping):
-        return None
-    if "query" in metric:  # v1alpha: {source, queryType, query}
-        return str(metric["query"])
-    source = metric.get("metricSource") or {}
-    query = (source.get("spec") or {}).get("query")
-    return str(query) if query is not None else None
-
-
-def _openslo_slos(
-    document: Mapping[str, Any], where: str
-) -> tuple[list[dict[str, Any]], list[str]]:
-    metadata = document.get("metadata") or {}
-    spec = document.get("spec") or {}
-    base = _slo_name(str(spec.get("service", "")), str(metadata.get("name", "openslo")))
-    window = _openslo_window(spec)
-    notes = []
-    if window is None:
-        notes.append(f"{where}: {base}: no usable time window; using {SLOTH_DEFAULT_WINDOW}")
-        window = SLOTH_DEFAULT_WINDOW
-    indicator = ((spec.get("indicator") or {}).get("spec") or {}).get("ratioMetric")
-    objectives = spec.get("objectives") or []
-    slos = []
-    for index, objective in enumerate(objectives):
-        ratio = objective.get("ratioMetrics") or objective.get("ratioMetric") or indicator
-        name = base if len(objectives) == 1 else f"{base}-{index + 1}"
-        if not isinstance(ratio, Mapping):
-            notes.append(f"{where}: {name}: only ratio SLIs are imported; skipped")
-            continue
-        target = objective.get("target")
-        if target is None and objective.get("targetPercent") is not None:
-            target = f"{objective['targetPercent']}%"
-        sli = {
-            key: _openslo_query(ratio.get(key))
-            for key in ("good", "bad", "total")
-            if _openslo_query(ratio.get(key)) is not None
-        }
-        item: dict[str, Any] = {
-            "name": name,
-            "kind": "promql",
-            "objective": target,
-            "window": window,
-            "labels": _labels(metadata.get("labels")),
-            "promql": sli,
-        }
-        if spec.get("description"):
-            item["description"] = str(spec["description"])
-        slos.append(item)
-    return slos, notes
-
-
-def read_spec(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """SLO entries (config shape) and notes from a Sloth or OpenSLO file."""
-    try:
-        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
-    slos: list[dict[str, Any]] = []
-    notes: list[str] = []
-    for number, document in enumerate(documents, start=1):
-        where = f"{path}" if len(documents) == 1 else f"{path} (document {number})"
-        if not isinstance(document, Mapping):
-            raise ConfigError([f"{where}: expected a mapping"])
-        if document.get("version") == _SLOTH_VERSION:
-            found, said = _sloth_slos(document, where)
-        elif document.get("apiVersion") in _OPENSLO_VERSIONS and document.get("kind") == "SLO":
-            found, said = _openslo_slos(document, where)
-        elif document.get("apiVersion") in _OPENSLO_VERSIONS:
-            continue  # SLIs, services, alert policies: only SLO documents become SLOs
-        else:
-            raise ConfigError(
-                [
-                    f"{where}: not a Sloth {_SLOTH_VERSION} spec nor an OpenSLO SLO "
-                    f"(version {document.get('version')!r}, apiVersion "
-                    f"{document.get('apiVersion')!r})"
-                ]
-            )
-        slos += found
-        notes += said
-    return slos, notes
-
-
-def import_specs(config: Config, paths: Sequence[Path], notes: list[str] | None = None) -> Config:
-    """``config`` with the SLOs of every spec added (kind promql), validated like the config."""
-    entries: list[tuple[Path, dict[str, Any]]] = []
-    for path in paths:
-        found, said = read_spec(path)
-        entries += [(path, item) for item in found]
-        if notes is not None:
-            notes += said
-    problems: list[str] = []
-    imported: list[SloConfig] = []
-    names = {slo.name for slo in config.slos}
-    for path, item in entries:
-        try:
-            slo = SloConfig.model_validate(item)
-        except ValidationError as exc:
-            for error in exc.errors():
-                loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function"))
-                message = str(error["msg"]).removeprefix("Value error, ")
-                problems.append(f"{path}: SLO {item.get('name')}: {loc}: {message}")
-            continue
-        if slo.name in names:
-            problems.append(f"{path}: SLO {slo.name}: the config already has an SLO of that name")
-            continue
-        names.add(slo.name)
-        imported.append(slo)
-    if problems:
-        raise ConfigError(problems)
-    return config.model_copy(update={"slos": [*config.slos, *imported]})
+    ``promtool`` as in :func:`exporter.pack.promql.check_rule_file` (found on PATH by default).
+    """
+    text = pack.files.get(RULES_FILE)
+    return [] if text is None else check_rule_file(text, promtool)

@@ -416,7 +416,7 @@ def test_openslo_spec_becomes_a_promql_slo(base_config: Path) -> None:
     config = import_specs(load_config(base_config), [shared_file("openslo-getting-started.yml")])
     (slo,) = config.slos
     assert (slo.name, str(slo.objective_ratio), slo.window) == (
-        "my-service-sloth-slo-my-service",
+        "sloth-slo-my-service",
         "0.999",
         "30d",
     )
@@ -458,7 +458,7 @@ def test_importing_something_else_is_a_config_error(base_config: Path) -> None:
         "--config", str(base_config), "--out", str(base_config.parent / "o"), "--import", str(spec)
     )
     assert code == 2
-    assert "not a Sloth prometheus/v1 spec nor an OpenSLO SLO" in err
+    assert "not a Sloth prometheus/v1 spec nor an OpenSLO document" in err
 
 
 def _files(directory: Path) -> Iterator[Path]:
