@@ -712,7 +712,7 @@ def test_conversations_of_a_vanished_ticket_are_given_up(refused: Answer, tmp_pa
 
 
 def test_ai_agent_replies_are_marked(tmp_path: Path) -> None:
-    source = make_source(tmp_path, ai_agent_ids=[43007075231])
+    source = make_source(tmp_path, "  ai_agent_ids: [43007075231]")
     ticket = by_id(poll(source, FULL))["106"]
 
     authors = [
