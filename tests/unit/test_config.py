@@ -956,7 +956,6 @@ def test_the_example_config_parses_to_what_its_comments_say() -> None:
     config = load_config(EXAMPLE)
     assert config.source.type is SourceType.FILE
     assert config.source.path == EXAMPLE.parent / "tickets.jsonl"
-    assert config.source.priority_map["p1"] is Priority.URGENT
     assert config.calendars["office"].country == "FR"
     assert config.calendars["always"].is_always
     assert [s.name for s in config.slos] == [
