@@ -159,6 +159,30 @@ MAX_THRESHOLD_RATIO = Decimal(10)
 MAX_POLL_INTERVAL = parse_duration("1d")
 
 _NEEDS_URL = {SourceType.ZENDESK, SourceType.FRESHDESK, SourceType.JIRA, SourceType.ZAMMAD}
+#: The source types this build can poll; the others are named so that `check` can refuse them.
+POLLED_TYPES = (SourceType.ZENDESK, SourceType.FRESHDESK, SourceType.FILE, SourceType.DEMO)
+_HTTP = frozenset({SourceType.ZENDESK, SourceType.FRESHDESK})
+#: ``source`` keys that only some source types read; any other type refuses them.
+SOURCE_KEY_READERS: Mapping[str, frozenset[SourceType]] = {
+    "url": _HTTP,
+    "token_file": _HTTP,
+    "token_env": _HTTP,
+    "timeout": _HTTP,
+    "poll_timeout": _HTTP,
+    "max_retry_after": _HTTP,
+    "page_size": _HTTP,
+    "lookback": _HTTP,
+    "priority_map": _HTTP,
+    "status_map": _HTTP,
+    "ai_agent_ids": _HTTP,
+    "email": frozenset({SourceType.ZENDESK}),
+    "auth": frozenset({SourceType.ZENDESK}),
+    "ai_agent_channels": frozenset({SourceType.ZENDESK}),
+    "resolution_metric": frozenset({SourceType.ZENDESK}),
+    "path": frozenset({SourceType.FILE}),
+    "seed": frozenset({SourceType.DEMO}),
+    "history": frozenset({SourceType.DEMO}),
+}
 
 
 #: Longest ``source.poll_timeout`` and ``source.max_retry_after`` (seconds): the staleness
@@ -766,6 +790,12 @@ class ExporterConfig(_Strict):
     @field_validator("breakdown")
     @classmethod
     def _breakdown(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        unlabelled = [key for key in value if key != "channel"]
+        if unlabelled:
+            raise ValueError(
+                f"{', '.join(unlabelled)}: only `channel` is a breakdown label in this build; "
+                "remove the others (SLOs can still `match:` on group and brand)"
+            )
         unknown = [name for name in value.get("channel", ()) if name not in CHANNELS]
         if unknown:
             raise ValueError(
@@ -1212,8 +1242,30 @@ def _allowed_keys(root: type[BaseModel], path: Path_) -> list[str]:
 # --- checks that span several sections --------------------------------------------------------
 
 
+def _source_problems(source: SourceConfig) -> Iterator[tuple[Path_, str]]:
+    """A source type this build cannot poll, and keys the configured source would ignore."""
+    if source.type not in POLLED_TYPES:
+        polled = ", ".join(kind.value for kind in POLLED_TYPES)
+        yield (
+            ("source", "type"),
+            f"{source.type.value} has no source in this build (polled: {polled}); "
+            "export its tickets as JSON Lines and use `type: file`",
+        )
+        return
+    for key in sorted(source.model_fields_set):
+        readers = SOURCE_KEY_READERS.get(key)
+        if readers is not None and source.type not in readers:
+            names = " and ".join(kind.value for kind in POLLED_TYPES if kind in readers)
+            yield (
+                ("source", key),
+                f"a {source.type.value} source does not use this key (only {names} "
+                "sources do); remove it",
+            )
+
+
 def _semantic_problems(config: Config) -> Iterator[tuple[Path_, str]]:
     """Problems that span several sections (references, units per calendar)."""
+    yield from _source_problems(config.source)
     for name, cal in config.calendars.items():
         if cal.import_ is not None and cal.import_ != config.source.type.value:
             yield (

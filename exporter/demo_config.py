@@ -103,6 +103,5 @@ exporter:
   top_deadlines: 10
   breakdown:
     channel: [email, web, chat, phone]
-    group: [tier1, tier2, billing]
   retention_margin: 7d
 """

@@ -27,10 +27,10 @@ Watermark (DESIGN.md): outcomes are decided with the horizon
 before the source's data is known complete past its threshold instant.
 Gauges use ``now``.
 
-Sources may report API usage through two optional attributes (see
-:class:`ApiUsageReporter`): ``drain_api_requests()`` returning request counts
-by HTTP status code since the last call, and ``rate_limit_remaining``.
-Without them, a successful poll counts ``PollResult.requests`` as code ``200``.
+Sources report API usage in each :class:`PollResult` (or the
+:class:`SourceError` of a failed poll): ``api_codes``, request counts by HTTP
+status code, and ``rate_limit_remaining``.  Without ``api_codes``, a
+successful poll counts ``PollResult.requests`` as code ``200``.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from sys import intern
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from exporter import __version__, metrics
 from exporter.calendar import BusinessCalendar
@@ -96,7 +96,7 @@ from exporter.slo import (
     window_start,
 )
 from exporter.snapshot import HistogramSample, Sample, Snapshot
-from exporter.sources.base import PollResult, Source, SourceError
+from exporter.sources.base import KnowsTickets, PollResult, Source, SourceError
 from exporter.store import (
     ELAPSED_BUCKET,
     ELAPSED_SUM,
@@ -153,18 +153,6 @@ _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _STATE_JSON = json.JSONEncoder(separators=(",", ":"))
 _MONTH = 31 * 86400.0
 _WEEK = 7 * 86400.0
-
-
-@runtime_checkable
-class ApiUsageReporter(Protocol):
-    """Optional extras of a source that talks HTTP to the helpdesk."""
-
-    #: requests left in the current rate-limit window, None until a response told us
-    rate_limit_remaining: float | None
-
-    def drain_api_requests(self) -> Mapping[str, int]:
-        """Requests made since the last call, by HTTP status code (``"200"``, ``"429"``)."""
-        ...
 
 
 # --- sorted instants ----------------------------------------------------------------------------
@@ -669,6 +657,8 @@ class Poller:
         self._last_error: str | None = None
         self._failures = 0
         self._backoff = 0.0
+        #: requests left in the helpdesk's rate-limit window, as the last poll reported
+        self._rate_limit_remaining: float | None = None
         #: reason -> when a poll last failed for it (this process)
         self._error_times: dict[str, float] = {}
         self._reset_state()
@@ -750,9 +740,9 @@ class Poller:
         ticket in full they need its earlier history, which after a restart
         only the store has.
         """
-        offer = getattr(self.source, "use_known_tickets", None)
-        if offer is None:
+        if not isinstance(self.source, KnowsTickets):
             return
+        offer = self.source.use_known_tickets
         store = self.store
 
         def known(ids: Iterable[str]) -> dict[str, Ticket]:
@@ -1162,15 +1152,14 @@ class Poller:
             if times is not None:
                 times.add(row.decided_at)
 
-    def _api_requests(self, result: PollResult | None) -> dict[CounterKey, float]:
-        drain = getattr(self.source, "drain_api_requests", None)
-        counts: Mapping[str, int]
-        if callable(drain):
-            counts = drain()
-        elif result is not None and result.requests:
+    def _api_requests(self, result: PollResult | SourceError | None) -> dict[CounterKey, float]:
+        counts: Mapping[str, int] = {}
+        if result is not None:
+            if result.rate_limit_remaining is not None:
+                self._rate_limit_remaining = result.rate_limit_remaining
+            counts = result.api_codes
+        if not counts and isinstance(result, PollResult) and result.requests:
             counts = {"200": result.requests}
-        else:
-            counts = {}
         return {
             (metrics.API_REQUESTS.name, (self.source.name, str(code))): float(count)
             for code, count in counts.items()
@@ -1190,7 +1179,7 @@ class Poller:
         self._failed("store", now, exc)
 
     def _failed(self, reason: str, now: float, exc: BaseException) -> None:
-        increments = self._api_requests(None)
+        increments = self._api_requests(exc if isinstance(exc, SourceError) else None)
         key = (metrics.POLL_ERRORS.name, (self.source.name, reason))
         increments[key] = increments.get(key, 0.0) + 1.0
         unsaved = self._unsaved
@@ -1650,8 +1639,8 @@ class Poller:
         ]
         for reason, at in self._error_times.items():
             series.append((metrics.POLL_LAST_ERROR, (source, reason), at))
-        remaining = getattr(self.source, "rate_limit_remaining", None)
-        if isinstance(remaining, int | float) and not math.isnan(remaining):
+        remaining = self._rate_limit_remaining
+        if remaining is not None and not math.isnan(remaining):
             series.append((metrics.API_RATE_LIMIT_REMAINING, (source,), float(remaining)))
         series.append((metrics.BUILD_INFO, (__version__,), 1.0))
         return series

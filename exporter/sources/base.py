@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from exporter.model import Ticket
 
@@ -30,6 +31,10 @@ class SourceError(Exception):
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
+        #: HTTP requests of the failed poll by status code, as in :class:`PollResult`
+        self.api_codes: dict[str, int] = {}
+        #: requests left in the helpdesk's rate-limit window, when its headers said
+        self.rate_limit_remaining: float | None = None
 
 
 class SourceUnavailable(SourceError):
@@ -66,4 +71,15 @@ class Source(Protocol):
 
     def poll(self, cursor: str | None, now: float) -> PollResult:
         """Fetch what changed since ``cursor``; raise :class:`SourceError` on failure."""
+        ...
+
+
+@runtime_checkable
+class KnowsTickets(Protocol):
+    """Optional: a source that merges partial updates reads earlier ticket states through this."""
+
+    def use_known_tickets(
+        self, known: Callable[[Sequence[str]], Mapping[str, Ticket]] | None
+    ) -> None:
+        """Read previous ticket states through ``known`` (e.g. the store) instead of memory."""
         ...

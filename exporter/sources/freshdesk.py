@@ -106,7 +106,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -128,6 +128,7 @@ from exporter.model import (
 from exporter.sla import next_response_clocks
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BasicAuth, HelpdeskClient, PollBudgetSpent
+from exporter.sources.incremental import IncrementalSource, KnownTickets
 from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
 from exporter.sources.values import instant as _instant
@@ -213,9 +214,6 @@ _REPLIES = frozenset({EventType.AGENT_REPLY, EventType.REQUESTER_REPLY})
 NATIVE_PAUSED = frozenset({"pending", "on_hold"})
 #: ``ratings.default_question`` of a neutral answer (103..101 happy, -101..-103 unhappy).
 NEUTRAL_RATING = 100
-
-#: Batch lookup of the last full state of tickets (e.g. read from the store).
-KnownTickets = Callable[[Sequence[str]], Mapping[str, Ticket]]
 
 
 # --- cursor -----------------------------------------------------------------------------------
@@ -353,7 +351,7 @@ def freshdesk_client(
     )
 
 
-class FreshdeskSource:
+class FreshdeskSource(IncrementalSource):
     """Polls one Freshdesk account; see the module documentation for what each poll reads.
 
     ``client`` defaults to :func:`freshdesk_client` built with ``clock`` and
@@ -371,58 +369,38 @@ class FreshdeskSource:
         *,
         sleep: Callable[[float], None] = time.sleep,
         known: KnownTickets | None = None,
-        ai_agent_ids: Iterable[str | int] = (),
         page_cap: int = PAGE_CAP,
         max_pages: int = MAX_PAGES,
         conversations_per_poll: int = CONVERSATIONS_PER_POLL,
         conversation_reserve: int = CONVERSATION_RESERVE,
         reply_tolerance: float = REPLY_TOLERANCE_SECONDS,
     ) -> None:
-        self.config = config
-        self.client = client or freshdesk_client(config, sleep=sleep, clock=clock)
+        client = client or freshdesk_client(config, sleep=sleep, clock=clock)
+        super().__init__(config, client, known)
         self.lookback = config.lookback.seconds
         self.poll_timeout = config.poll_timeout.seconds
         self.per_page = min(config.page_size, MAX_PER_PAGE)
         self.priority_map = {str(k).lower(): v for k, v in config.priority_map.items()}
         self.status_map = {str(k).lower(): v for k, v in config.status_map.items()}
-        self.ai_agent_ids = frozenset(str(i) for i in ai_agent_ids)
+        self.ai_agent_ids = frozenset(str(i) for i in config.ai_agent_ids)
         self.page_cap = page_cap
         self.max_pages = max_pages
         self.conversations_per_poll = conversations_per_poll
         self.conversation_reserve = conversation_reserve
         self.reply_tolerance = reply_tolerance
-        self._known = known
-        self._tickets: dict[str, Ticket] = {}
         self._requesters: dict[str, str] = {}
         self._ignored: set[str] = set()
         self._unmapped_logged: set[str] = set()
 
-    # -- what the poller reads besides the poll result --
-
-    @property
-    def rate_limit_remaining(self) -> float | None:
-        return self.client.rate_limit_remaining
-
-    def drain_api_requests(self) -> dict[str, int]:
-        """HTTP answers by status code since the last call (retried ones included)."""
-        return self.client.drain_counts()
-
-    def use_known_tickets(self, known: KnownTickets | None) -> None:
-        """Read previous ticket states through ``known`` (e.g. the store) instead of memory."""
-        self._known = known
-        if known is not None:
-            self._tickets.clear()
-
     # -- one poll --
 
-    def poll(self, cursor: str | None, now: float) -> PollResult:
+    def read(self, cursor: str | None, now: float) -> PollResult:
         """Read what changed since ``cursor``; nothing is kept unless the whole poll succeeds.
 
         Within ``source.poll_timeout``: a listing the budget cuts short keeps
         what it read, and the watermark stays where its data is complete.
         """
         state = CursorState.parse(cursor, now, self.lookback)
-        attempts, codes = self.client.attempts, self.client.totals()
         run = _PollRun(self, state, now)
         with self.client.poll_budget(self.poll_timeout):
             run.read_tickets()
@@ -434,27 +412,14 @@ class FreshdeskSource:
             cursor=run.state.dump(),
             watermark=run.watermark,
             problems=run.problems,
-            requests=max(0, self.client.attempts - attempts),
-            api_codes=_difference(self.client.totals(), codes),
-            rate_limit_remaining=self.client.rate_limit_remaining,
         )
 
     def _commit(self, run: _PollRun, tickets: list[Ticket]) -> None:
         self._requesters.update(run.requesters)
         self._ignored |= run.ignored
-        if self._known is None:
-            for ticket in tickets:
-                self._tickets[ticket.id] = ticket
-            if len(self._tickets) > CACHE_LIMIT:
-                _evict(self._tickets, CACHE_LIMIT)
+        self.remember(tickets)
         for key in list(self._requesters)[: max(0, len(self._requesters) - CACHE_LIMIT)]:
             del self._requesters[key]
-
-    def previous(self, ids: Sequence[str]) -> dict[str, Ticket]:
-        """The last full state of these tickets, from ``known`` or from memory."""
-        if self._known is not None:
-            return dict(self._known(ids)) if ids else {}
-        return {i: self._tickets[i] for i in ids if i in self._tickets}
 
     # -- mapping --
 
@@ -1252,18 +1217,3 @@ def _int(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     return None
-
-
-def _evict(tickets: dict[str, Ticket], limit: int) -> None:
-    """Forget closed tickets first, oldest first, until ``limit`` remain."""
-    excess = len(tickets) - limit
-    closed = sorted((t.created_at, i) for i, t in tickets.items() if t.is_closed)
-    for _, ticket_id in closed[:excess]:
-        del tickets[ticket_id]
-    for ticket_id in list(tickets)[: max(0, len(tickets) - limit)]:
-        del tickets[ticket_id]
-
-
-def _difference(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
-    counts = {code: count - before.get(code, 0) for code, count in after.items()}
-    return {code: count for code, count in counts.items() if count > 0}

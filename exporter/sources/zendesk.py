@@ -92,7 +92,7 @@ import binascii
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -109,6 +109,7 @@ from exporter.model import (
 )
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BasicAuth, BearerAuth, HelpdeskClient, PollBudgetSpent
+from exporter.sources.incremental import IncrementalSource, KnownTickets
 from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
 from exporter.sources.values import instant as _instant
@@ -143,8 +144,6 @@ PENDING_GRACE_SECONDS = 3600.0
 PENDING_MAX_AGE_SECONDS = 7 * 86400.0
 #: Most updates kept waiting in the cursor.
 PENDING_LIMIT = 20000
-#: Tickets remembered in memory when no ``known`` lookup is given.
-CACHE_LIMIT = 200_000
 #: Requester and user-role ids remembered between polls.
 ID_CACHE_LIMIT = 500_000
 CURSOR_VERSION = 1
@@ -162,9 +161,6 @@ RESOLUTION_METRICS = ("agent_work_time", "requester_wait_time", "resolution_time
 RULE_RELS = frozenset({"trigger", "automation"})
 #: The author id of comments Zendesk itself adds.
 SYSTEM_AUTHOR = "-1"
-
-#: Batch lookup of the last full state of tickets (e.g. read from the store).
-KnownTickets = Callable[[Sequence[str]], Mapping[str, Ticket]]
 
 
 # --- updates read from the exports ------------------------------------------------------------
@@ -342,14 +338,14 @@ def zendesk_client(
     )
 
 
-class ZendeskSource:
+class ZendeskSource(IncrementalSource):
     """Polls one Zendesk account; see the module documentation for what each poll reads.
 
     ``client`` defaults to :func:`zendesk_client` built with ``clock`` and
-    ``sleep`` (injectable so tests never wait).  ``ai_agent_ids`` and
-    ``ai_agent_channels`` say which comments an AI agent wrote;
-    ``resolution_metric`` which Zendesk metric is the native resolution clock.
-    Each also reads the same-named ``source`` config key when present.
+    ``sleep`` (injectable so tests never wait).  Every option comes from the
+    ``source`` config: ``ai_agent_ids`` and ``ai_agent_channels`` say which
+    comments an AI agent wrote, ``resolution_metric`` which Zendesk metric is
+    the native resolution clock.
     """
 
     name = "zendesk"
@@ -362,31 +358,19 @@ class ZendeskSource:
         *,
         sleep: Callable[[float], None] = time.sleep,
         known: KnownTickets | None = None,
-        ai_agent_ids: Iterable[str | int] | None = None,
-        ai_agent_channels: Iterable[str] | None = None,
-        resolution_metric: str | None = None,
         native: bool = True,
     ) -> None:
-        self.config = config
+        super().__init__(config, client or zendesk_client(config, sleep=sleep, clock=clock), known)
         #: read the ticket metric events (Zendesk's own SLA clocks): ``mode: native`` needs them
         self.native = native
-        self.client = client or zendesk_client(config, sleep=sleep, clock=clock)
         self.lookback = config.lookback.seconds
         self.poll_timeout = config.poll_timeout.seconds
         self.page_size = config.page_size
         self.priority_map = {str(k).lower(): v for k, v in config.priority_map.items()}
         self.status_map = {str(k).lower(): v for k, v in config.status_map.items()}
-        ai_ids = ai_agent_ids if ai_agent_ids is not None else _config_list(config, "ai_agent_ids")
-        self.ai_agent_ids = frozenset(str(i) for i in ai_ids)
-        channels = (
-            ai_agent_channels
-            if ai_agent_channels is not None
-            else _config_list(config, "ai_agent_channels")
-        )
-        self.ai_agent_channels = frozenset(str(c) for c in channels)
-        metric = (
-            resolution_metric or getattr(config, "resolution_metric", None) or RESOLUTION_METRICS[0]
-        )
+        self.ai_agent_ids = frozenset(str(i) for i in config.ai_agent_ids)
+        self.ai_agent_channels = frozenset(str(c) for c in config.ai_agent_channels)
+        metric = config.resolution_metric
         if metric not in RESOLUTION_METRICS:
             raise ConfigError(
                 [
@@ -395,43 +379,19 @@ class ZendeskSource:
                 ]
             )
         self.resolution_metric = str(metric)
-        self._known = known
-        self._tickets: dict[str, Ticket] = {}
         self._requesters: dict[str, str] = {}
         self._roles: dict[str, str] = {}
         self._ignored: set[str] = set()
 
-    # -- what the poller reads besides the poll result --
-
-    @property
-    def rate_limit_remaining(self) -> float | None:
-        return self.client.rate_limit_remaining
-
-    def drain_api_requests(self) -> dict[str, int]:
-        """HTTP answers by status code since the last call (retried ones included)."""
-        return self.client.drain_counts()
-
-    def use_known_tickets(self, known: KnownTickets | None) -> None:
-        """Read previous ticket states through ``known`` (e.g. the store) instead of memory.
-
-        With it, a restarted exporter rebuilds changed tickets from what the
-        store holds; without it, from the tickets returned since this process
-        started.
-        """
-        self._known = known
-        if known is not None:
-            self._tickets.clear()
-
     # -- one poll --
 
-    def poll(self, cursor: str | None, now: float) -> PollResult:
+    def read(self, cursor: str | None, now: float) -> PollResult:
         """Read what changed since ``cursor``; nothing is kept unless the whole poll succeeds.
 
         Within ``source.poll_timeout``: a stream the budget cuts short keeps
         what it read, and the watermark stays where its data is complete.
         """
         state = CursorState.parse(cursor, now, self.lookback)
-        attempts, codes = self.client.attempts, self.client.totals()
         run = _PollRun(self, state, now)
         with self.client.poll_budget(self.poll_timeout):
             run.read_tickets()
@@ -446,26 +406,13 @@ class ZendeskSource:
             cursor=run.state.dump(),
             watermark=run.watermark(),
             problems=run.problems,
-            requests=max(0, self.client.attempts - attempts),
-            api_codes=_difference(self.client.totals(), codes),
-            rate_limit_remaining=self.client.rate_limit_remaining,
         )
 
     def _commit(self, run: _PollRun, tickets: list[Ticket]) -> None:
         _remember(self._requesters, run.requesters)
         _remember(self._roles, run.roles)
         self._ignored |= run.ignored
-        if self._known is None:
-            for ticket in tickets:
-                self._tickets[ticket.id] = ticket
-            if len(self._tickets) > CACHE_LIMIT:
-                _evict(self._tickets, CACHE_LIMIT)
-
-    def previous(self, ids: Sequence[str]) -> dict[str, Ticket]:
-        """The last full state of these tickets, from ``known`` or from memory."""
-        if self._known is not None:
-            return dict(self._known(ids)) if ids else {}
-        return {i: self._tickets[i] for i in ids if i in self._tickets}
+        self.remember(tickets)
 
     # -- mapping helpers --
 
@@ -1126,32 +1073,8 @@ def _changes(child: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return [(name, child[name]) for name in ("status", "assignee_id") if name in child]
 
 
-def _config_list(config: SourceConfig, key: str) -> list[Any]:
-    value = getattr(config, key, None)
-    if value is None:
-        return []
-    if isinstance(value, str | int):
-        return [value]
-    return list(value)
-
-
 def _remember(target: dict[str, str], new: Mapping[str, str]) -> None:
     target.update(new)
     if len(target) > ID_CACHE_LIMIT:
         for key in list(target)[: len(target) - ID_CACHE_LIMIT]:
             del target[key]
-
-
-def _evict(tickets: dict[str, Ticket], limit: int) -> None:
-    """Forget closed tickets first, oldest first, until ``limit`` remain."""
-    excess = len(tickets) - limit
-    closed = sorted((t.created_at, i) for i, t in tickets.items() if t.is_closed)
-    for _, ticket_id in closed[:excess]:
-        del tickets[ticket_id]
-    for ticket_id in list(tickets)[: max(0, len(tickets) - limit)]:
-        del tickets[ticket_id]
-
-
-def _difference(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
-    counts = {code: count - before.get(code, 0) for code, count in after.items()}
-    return {code: count for code, count in counts.items() if count > 0}

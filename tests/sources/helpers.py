@@ -85,9 +85,11 @@ source:
     return config.source
 
 
-def make_source(tmp_path: Path, clock: FakeClock | None = None, **options: Any) -> ZendeskSource:
+def make_source(
+    tmp_path: Path, clock: FakeClock | None = None, extra: str = "", **options: Any
+) -> ZendeskSource:
     clock = clock or FakeClock()
-    config = source_config(tmp_path)
+    config = source_config(tmp_path, extra)
     client = zendesk_client(config, sleep=clock.sleep, clock=clock.monotonic)
     client._jitter = lambda: 0.0
     return ZendeskSource(config, client, **options)

@@ -16,7 +16,7 @@ import pytest
 import requests
 import responses
 
-from exporter.config import parse_config
+from exporter.config import load_config, parse_config
 from exporter.model import Author, EventType, Priority, Rating, Ticket, TicketEvent
 from exporter.slo import Evaluator
 from exporter.sources import build_source
@@ -712,7 +712,7 @@ def test_conversations_of_a_vanished_ticket_are_given_up(refused: Answer, tmp_pa
 
 
 def test_ai_agent_replies_are_marked(tmp_path: Path) -> None:
-    source = make_source(tmp_path, ai_agent_ids=[43007075231])
+    source = make_source(tmp_path, "  ai_agent_ids: [43007075231]")
     ticket = by_id(poll(source, FULL))["106"]
 
     authors = [
@@ -1024,3 +1024,33 @@ def test_sla_policies_become_targets(
     assert dict(targets.targets["resolution"]) == resolution
     assert "next_response" not in targets.targets
     assert targets.business_hours == business_hours
+
+
+@pytest.mark.parametrize(
+    ("ai_agent_ids", "replies_count", "stopped_at"),
+    [
+        pytest.param("", "[agent]", ts("2026-11-02 07:30"), id="unnamed-bot-counts-as-agent"),
+        pytest.param("[43007075231]", "[agent]", None, id="named-bot-does-not-stop-the-clock"),
+        pytest.param(
+            "[43007075231]", "[agent, ai_agent]", ts("2026-11-02 07:30"), id="counted-bot-stops-it"
+        ),
+    ],
+)
+def test_ai_agent_ids_from_the_config_file_decide_first_response(
+    ai_agent_ids: str, replies_count: str, stopped_at: float | None, tmp_path: Path
+) -> None:
+    (tmp_path / "key").write_text(API_KEY)
+    ids = f"  ai_agent_ids: {ai_agent_ids}\n" if ai_agent_ids else ""
+    (tmp_path / "helpdesk-slo.yml").write_text(
+        f"source:\n  type: freshdesk\n  url: {BASE_URL}\n  token_file: key\n{ids}"
+        "slas:\n  first_response:\n    targets: {urgent: 1h, high: 2h, normal: 8h, low: 24h}\n"
+        f"    replies_count: {replies_count}\n"
+    )
+    config = load_config(tmp_path / "helpdesk-slo.yml")
+    source = build_source(config)
+    assert isinstance(source, FreshdeskSource)
+
+    ticket = by_id(poll(source, FULL))["106"]  # its replies are the bot's, at 07:30 and 08:00
+
+    first = Evaluator(config).evaluate(ticket, NOW).slas["first_response"][0]
+    assert first.stopped_at == stopped_at

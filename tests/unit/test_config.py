@@ -12,10 +12,12 @@ problem), each as ``<file>:<line>: <path>: <message>``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -34,6 +36,7 @@ from exporter.config import (
     read_secret,
 )
 from exporter.model import Author, Priority
+from exporter.sources import build_source
 from exporter.units import (
     Duration,
     DurationTooLong,
@@ -956,7 +959,6 @@ def test_the_example_config_parses_to_what_its_comments_say() -> None:
     config = load_config(EXAMPLE)
     assert config.source.type is SourceType.FILE
     assert config.source.path == EXAMPLE.parent / "tickets.jsonl"
-    assert config.source.priority_map["p1"] is Priority.URGENT
     assert config.calendars["office"].country == "FR"
     assert config.calendars["always"].is_always
     assert [s.name for s in config.slos] == [
@@ -1211,3 +1213,111 @@ def test_a_percentage_threshold_is_at_most_ten_times_the_target(
     else:
         (found,) = text_problems(text)
         assert problem in found
+
+
+# --- every key of the example does something ------------------------------------------------
+
+KeyPath = tuple[str | int, ...]
+
+
+def _example_keys(node: Any, path: KeyPath = ()) -> list[KeyPath]:
+    """Every key of the example whose value is not itself a section, in file order."""
+    found: list[KeyPath] = []
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        nested = isinstance(value, dict) or (
+            isinstance(value, list) and value and isinstance(value[0], dict)
+        )
+        found += _example_keys(value, (*path, key)) if nested else [(*path, key)]
+    return found
+
+
+def _parent(data: Any, path: KeyPath) -> Any:
+    for key in path[:-1]:
+        data = data[key]
+    return data
+
+
+def _set(path: KeyPath, value: Any) -> Callable[[Any], None]:
+    def change(data: Any) -> None:
+        _parent(data, path)[path[-1]] = value
+
+    return change
+
+
+def _rename(path: KeyPath, new: str) -> Callable[[Any], None]:
+    def change(data: Any) -> None:
+        parent = _parent(data, path)
+        parent[new] = parent.pop(path[-1])
+
+    return change
+
+
+def _slo(index: int, **fields: Any) -> Callable[[Any], None]:
+    """Turn SLO ``index`` into another kind (several keys change together)."""
+
+    def change(data: Any) -> None:
+        slo = data["slos"][index]
+        for key in ("kind", "promql", "sla", "threshold"):
+            slo.pop(key, None)
+        slo.update(fields)
+
+    return change
+
+
+#: Changes that the generic rule (:func:`_changed`) cannot make valid.
+_CHANGES: dict[KeyPath, Callable[[Any], None]] = {
+    ("source", "type"): lambda data: data.__setitem__("source", {"type": "demo"}),
+    ("calendars", "office", "timezone"): _set(("calendars", "office", "timezone"), "Europe/Berlin"),
+    ("calendars", "office", "country"): _set(("calendars", "office", "country"), "DE"),
+    ("calendars", "office", "hours", "sat"): _set(
+        ("calendars", "office", "hours", "sat"), ["10:00-13:00"]
+    ),
+    ("calendars", "always"): _rename(("calendars", "always"), "round-the-clock"),
+    ("slas", "first_response", "replies_count"): _set(
+        ("slas", "first_response", "replies_count"), ["agent", "ai_agent"]
+    ),
+    ("slos", 0, "match", "priority"): _set(("slos", 0, "match", "priority"), ["high"]),
+    ("slos", 3, "match", "tags"): _set(("slos", 3, "match", "tags"), ["gold"]),
+    ("slos", 4, "kind"): _slo(4, sla="resolution", threshold="100%"),
+    ("slos", 5, "kind"): _slo(5, sla="resolution", threshold="100%"),
+}
+_OTHER = {"office": "always", "first_response": "next_response", "next_response": "first_response"}
+_OTHER |= {"resolution": "first_response", "computed": "native", "month": "week", "week": "month"}
+
+
+def _changed(value: Any) -> Any:
+    """Another valid value of the same kind: a longer duration, one percent less, one more."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, list):
+        return value[:-1]
+    if value in _OTHER:
+        return _OTHER[value]
+    if match := re.fullmatch(r"(\d+)([smhdw])", value):
+        return f"{int(match[1]) + 1}{match[2]}"
+    if match := re.fullmatch(r"(\d+)%", value):
+        return f"{int(match[1]) - 1}%"
+    return f"{value}-x"
+
+
+EXAMPLE_KEYS = _example_keys(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("key", EXAMPLE_KEYS, ids=[".".join(map(str, k)) for k in EXAMPLE_KEYS])
+def test_every_key_of_the_example_changes_the_loaded_config(key: KeyPath) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    if key in _CHANGES:
+        _CHANGES[key](data)
+    else:
+        _set(key, _changed(_parent(data, key)[key[-1]]))(data)
+
+    base = load_config(EXAMPLE)
+    changed = parse_config(yaml.safe_dump(data, sort_keys=False), base_dir=EXAMPLE.parent)
+
+    assert changed.model_dump(exclude={"path"}) != base.model_dump(exclude={"path"})
+    if key[0] == "source" and key[1] not in ("type", "poll_interval"):  # the poller reads these
+        # a key only the source reads must reach the object the source is built as
+        assert vars(build_source(changed)) != vars(build_source(base))

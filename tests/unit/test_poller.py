@@ -528,26 +528,19 @@ def test_store_failure_is_counted_and_loses_nothing(
 
 
 class ApiSource:
-    """A source reporting its HTTP usage through the optional hooks."""
+    """A source reporting its HTTP usage in its poll result and in the error of a failed poll."""
 
     name = "zendesk"
-    rate_limit_remaining: float | None = None
 
     def __init__(self) -> None:
-        self.codes: dict[str, int] = {}
         self.fail = False
-
-    def drain_api_requests(self) -> dict[str, int]:
-        codes, self.codes = self.codes, {}
-        return codes
 
     def poll(self, cursor: str | None, now: float) -> PollResult:
         if self.fail:
-            self.codes = {"200": 1, "429": 2}
-            raise SourceError("rate limited", "rate_limited")
-        self.codes = {"200": 3}
-        self.rate_limit_remaining = 697
-        return PollResult([], "c", now, requests=3)
+            error = SourceError("rate limited", "rate_limited")
+            error.api_codes = {"200": 1, "429": 2}
+            raise error
+        return PollResult([], "c", now, requests=3, api_codes={"200": 3}, rate_limit_remaining=697)
 
 
 def test_api_request_hook_counts_codes_on_success_and_failure(day: Harness) -> None:
