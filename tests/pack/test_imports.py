@@ -589,7 +589,7 @@ def test_pyrra_slo_imports_as_the_promql_ratio_it_means(
                      "bool_gauge: a bool_gauge SLI counts samples", id="bool-gauge"),
         pytest.param(pyrra_slo(PYRRA_LATENCY.replace(',le="0.25"', "")),
                      'needs an le="..." bucket matcher', id="latency-without-le"),
-        pytest.param(pyrra_slo(PYRRA_RATIO.replace('total{job="api"}\n', 'total{job="api"}[5m]\n')),
+        pytest.param(pyrra_slo(PYRRA_RATIO.replace('metric: http_requests_total{job="api"}', 'metric: sum(y)')),
                      "ratio.total.metric must be a vector selector", id="ratio-not-a-selector"),
         pytest.param(pyrra_slo(PYRRA_RATIO, window="90m"),
                      "window 90m: the pack's rolling windows are whole hours", id="window-minutes"),
