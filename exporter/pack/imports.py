@@ -506,7 +506,8 @@ def _sloth_slos(document: Mapping[str, Any], where: str, state: _Import) -> list
 
 #: Prometheus duration units (``model.ParseDuration``), in seconds.
 _PROMETHEUS_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
-_PROMETHEUS_DURATION = re.compile(r"(?:\d+(?:ms|[ywdhms]))+")
+#: ``model.ParseDuration``'s spelling: units from the largest to the smallest, each at most once.
+_PROMETHEUS_DURATION = re.compile(r"(?=\d)(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?")
 #: What a Pyrra indicator means that the pack's promql ratio cannot say exactly.
 _PYRRA_REFUSED = {
     "latencyNative": (

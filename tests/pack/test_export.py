@@ -75,6 +75,24 @@ def test_every_exported_document_fits_the_published_schema(
                      "spec": {"target": 99, "window": "4w", "indicator": {"ratio": {
                          "errors": {"metric": "a"}, "total": {"metric": "b"}}}}},
                      id="pyrra-target-as-number"),
+        *[
+            pytest.param("pyrra-v1alpha1.schema.json", {"apiVersion": "pyrra.dev/v1alpha1",
+                         "kind": "ServiceLevelObjective", "metadata": {"name": "x"},
+                         "spec": {"target": "99", "window": "28d", "indicator": {"ratio": {
+                             "errors": {"metric": "a"}, "total": {"metric": "b"}}}} | change},
+                         id=f"pyrra-{name}")
+            for name, change in [
+                ("target-above-100", {"target": "101"}),
+                ("window-units-out-of-order", {"window": "30m1h"}),
+                ("window-calendar-word", {"window": "1M"}),
+                ("two-indicators", {"indicator": {"ratio": {"errors": {"metric": "a"},
+                 "total": {"metric": "b"}}, "bool_gauge": {"metric": "c"}}}),
+                ("no-indicator", {"indicator": {}}),
+                ("partial-response-unknown", {"partial_response_strategy": "retry"}),
+                ("latency-native-without-latency",
+                 {"indicator": {"latencyNative": {"total": {"metric": "a"}}}}),
+            ]
+        ],
     ],
 )  # fmt: skip
 def test_schemas_refuse_documents_the_specifications_refuse(
@@ -82,6 +100,25 @@ def test_schemas_refuse_documents_the_specifications_refuse(
 ) -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, schema(schema_file))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"alerting": {"burnrates": False, "absentName": "Gone",
+                      "severities": {"fastBurn": "page"}}}, id="alerting-fields"),
+        pytest.param({"indicator": {"latencyNative": {"latency": "100ms",
+                      "total": {"metric": "a"}}}}, id="latency-native"),
+        pytest.param({"partial_response_strategy": "warn", "performanceOverAccuracy": True,
+                      "ruleOutput": {"longRulesLabels": {"a": "b"}}}, id="rule-tuning"),
+        pytest.param({"window": "1y2w3d4h5m6s7ms", "target": "100"}, id="window-every-unit"),
+    ],
+)  # fmt: skip
+def test_pyrra_schema_takes_the_fields_pyrra_defines(change: dict[str, Any]) -> None:
+    document = {"apiVersion": "pyrra.dev/v1alpha1", "kind": "ServiceLevelObjective",
+                "metadata": {"name": "x"}, "spec": {"target": "99", "window": "28d",
+                "indicator": {"bool_gauge": {"metric": "a"}}} | change}  # fmt: skip
+    jsonschema.validate(document, schema("pyrra-v1alpha1.schema.json"))
 
 
 @pytest.mark.parametrize("export", ["openslo", "pyrra"])

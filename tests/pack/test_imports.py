@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -505,7 +507,7 @@ def test_generate_prints_each_import_decision_on_its_own_line(
 
 
 def pyrra_slo(indicator: str, spec: str = "", window: str = "4w", target: str = '"99.5"') -> str:
-    """A Pyrra ServiceLevelObjective shaped like Pyrra's examples, around an ``indicator:`` block."""
+    """A Pyrra ServiceLevelObjective shaped like Pyrra's examples, around an indicator block."""
     body = "\n".join("    " + line for line in indicator.strip().splitlines())
     extra = "\n".join("  " + line for line in spec.strip().splitlines())
     return (
@@ -572,6 +574,10 @@ latency:
 def test_pyrra_slo_imports_as_the_promql_ratio_it_means(
     text: str, expected: dict[str, Any], tmp_path: Path
 ) -> None:
+    schema = json.loads(
+        (Path(__file__).parent / "schemas" / "pyrra-v1alpha1.schema.json").read_text()
+    )
+    jsonschema.validate(yaml.safe_load(text), schema)  # the fixture is a valid Pyrra resource
     (entry,), notes = read_specs([write(tmp_path, "slo.yaml", text)])
     assert [n for n in notes if n.level == "warning"] == []
     assert entry["name"] == "api-errors" and entry["kind"] == "promql"
@@ -589,7 +595,8 @@ def test_pyrra_slo_imports_as_the_promql_ratio_it_means(
                      "bool_gauge: a bool_gauge SLI counts samples", id="bool-gauge"),
         pytest.param(pyrra_slo(PYRRA_LATENCY.replace(',le="0.25"', "")),
                      'needs an le="..." bucket matcher', id="latency-without-le"),
-        pytest.param(pyrra_slo(PYRRA_RATIO.replace('metric: http_requests_total{job="api"}', 'metric: sum(y)')),
+        pytest.param(pyrra_slo(PYRRA_RATIO.replace('metric: http_requests_total{job="api"}',
+                                                   "metric: sum(y)")),
                      "ratio.total.metric must be a vector selector", id="ratio-not-a-selector"),
         pytest.param(pyrra_slo(PYRRA_RATIO, window="90m"),
                      "window 90m: the pack's rolling windows are whole hours", id="window-minutes"),
