@@ -279,3 +279,24 @@ def test_pyrra_round_trip_reads_the_counters_ratio_on_every_window(tmp_path: Pat
         [promtool, "test", "rules", str(test)], capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("page", "ticket", "alerting"),
+    [
+        pytest.param(False, False, {"burnrates": False}, id="both-off-burnrates-false"),
+        pytest.param(True, True, None, id="both-on-pyrra-default"),
+        pytest.param(False, True, None, id="ticket-only-alerts-on"),
+    ],
+)
+def test_pyrra_export_sets_the_one_burn_rate_switch(
+    page: bool, ticket: bool, alerting: dict[str, Any] | None
+) -> None:
+    config = load_config(CONFIGS[0])
+    slo = next(s for s in config.slos if s.kind.value != "promql")
+    changed = slo.model_copy(
+        update={"alerting": slo.alerting.model_copy(update={"page": page, "ticket": ticket})}
+    )
+    config = config.model_copy(update={"slos": [changed]})
+    (document,) = exported(config, "pyrra")[f"pyrra/{slo.name}.yaml"]
+    assert document["spec"].get("alerting") == alerting
