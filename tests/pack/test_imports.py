@@ -1,4 +1,4 @@
-"""``generate --import``: each OpenSLO, Sloth and Pyrra example imports into the right ratio or is refused.
+"""``generate --import``: each OpenSLO, Sloth and Pyrra spec imports into its ratio or is refused.
 
 The examples are read from ``../shared/peers/openslo`` (README code blocks and
 ``examples/**``) and ``../shared/peers/sloth``; without them these tests skip,
