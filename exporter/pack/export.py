@@ -222,7 +222,12 @@ def _pyrra_slo(plan: SloPlan, notes: list[str]) -> dict[str, Any] | None:
         }
     }
     if not slo.alerting.page and not slo.alerting.ticket:
-        spec["alerting"] = {"disabled": True}
+        spec["alerting"] = {"burnrates": False}
+    elif slo.alerting.page != slo.alerting.ticket:
+        notes.append(
+            f"slo {slo.name}: Pyrra has one switch for burn-rate alerts; exported as on "
+            f"(page: {str(slo.alerting.page).lower()}, ticket: {str(slo.alerting.ticket).lower()})"
+        )
     return {
         "apiVersion": "pyrra.dev/v1alpha1",
         "kind": "ServiceLevelObjective",

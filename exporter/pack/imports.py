@@ -21,6 +21,11 @@ What a spec means is kept or the SLO is refused, never guessed:
   VictoriaMetrics).
 - Sloth ``prometheus/v1`` specs (and the ``PrometheusServiceLevel`` resource) with
   ``{{.window}}`` templates; plugin SLIs are refused.
+- Pyrra ``ServiceLevelObjective`` resources (``pyrra.dev/v1alpha1``): ``ratio``
+  (errors/total counter selectors) and ``latency`` (histogram bucket/count
+  selectors: success is good) indicators without ``grouping``, each selector
+  rated over the window; a window of whole hours.  ``latencyNative`` and
+  ``bool_gauge`` indicators are refused (see :func:`_pyrra_slos`).
 
 Each decision is an :class:`ImportNote`: ``note`` for what was taken or changed,
 ``warning`` for what was refused; ``generate`` prints them one a line.
@@ -52,6 +57,7 @@ from exporter.pack.rules import EXPRESSION_LABELS
 
 SLOTH_VERSION = "prometheus/v1"
 SLOTH_KUBERNETES = "sloth.slok.dev/v1"
+PYRRA_VERSION = "pyrra.dev/v1alpha1"
 OPENSLO_VERSIONS = ("openslo/v1", "openslo/v1alpha")
 #: Sloth's default SLO period when a spec does not name one.
 SLOTH_DEFAULT_WINDOW = "30d"
@@ -496,6 +502,131 @@ def _sloth_slos(document: Mapping[str, Any], where: str, state: _Import) -> list
     return slos
 
 
+# --- Pyrra -----------------------------------------------------------------------------------
+
+#: Prometheus duration units (``model.ParseDuration``), in seconds.
+_PROMETHEUS_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+#: ``model.ParseDuration``'s spelling: units from the largest to the smallest, each at most once.
+_PROMETHEUS_DURATION = re.compile(r"(?=\d)(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?")
+#: What a Pyrra indicator means that the pack's promql ratio cannot say exactly.
+_PYRRA_REFUSED = {
+    "latencyNative": (
+        "a native-histogram latency SLI (histogram_fraction over one series) is not a pair "
+        "of counters; write it as a latency SLI over classic _bucket/_count series"
+    ),
+    "bool_gauge": (
+        "a bool_gauge SLI counts samples of a 0/1 gauge, not events; its event counts would "
+        "depend on the scrape interval"
+    ),
+}
+#: Spec fields that only tune how Pyrra writes its own rules.
+_PYRRA_RULE_FIELDS = ("partial_response_strategy", "performanceOverAccuracy", "ruleOutput")
+
+
+def _pyrra_window(value: Any, who: str) -> str:
+    text = str(value or "").strip()
+    if not _PROMETHEUS_DURATION.fullmatch(text):
+        raise Refused(f"{who}: window {value!r} is not a Prometheus duration (e.g. 28d)")
+    seconds = sum(
+        int(count) * (_PROMETHEUS_UNITS.get(unit, 0))
+        for count, unit in re.findall(r"(\d+)(ms|[ywdhms])", text)
+    )
+    if "ms" in text or seconds % 3600 or seconds < 3600:
+        raise Refused(f"{who}: window {text}: the pack's rolling windows are whole hours")
+    return f"{seconds // 86400}d" if seconds % 86400 == 0 else f"{seconds // 3600}h"
+
+
+def _pyrra_target(value: Any, who: str) -> str:
+    try:
+        target = float(str(value))
+    except ValueError:
+        raise Refused(f'{who}: target {value!r} is not a percentage (e.g. "99.5")') from None
+    if not 0 < target < 100:
+        raise Refused(f"{who}: target {value} must be above 0 and below 100 (a percentage)")
+    return f"{str(value).strip()}%"
+
+
+def _pyrra_selector(query: Any, part: str, who: str) -> str:
+    metric = query.get("metric") if isinstance(query, Mapping) else None
+    if not metric:
+        raise Refused(f"{who}: {part}.metric is missing")
+    try:
+        node = parse(str(metric))
+    except PromqlError as exc:
+        raise Refused(
+            f"{who}: {part}.metric {excerpt(str(metric))!r} is not PromQL: {exc.message}"
+        ) from None
+    if not isinstance(node, Selector) or node.range is not None:
+        raise Refused(f"{who}: {part}.metric must be a vector selector, as Pyrra requires")
+    return window_query(str(metric), counter=True)[0]
+
+
+def _pyrra_alerting(alerting: Any, state: _Import, who: str) -> dict[str, bool]:
+    alerting = alerting if isinstance(alerting, Mapping) else {}
+    on = alerting.get("disabled") is not True and alerting.get("burnrates") is not False
+    if not on:
+        state.note(f"{who}: Pyrra burn-rate alerts off: page and ticket alerts off")
+    named = [k for k in ("name", "absentName", "severities", "absent") if k in alerting]
+    if named:
+        state.note(
+            f"{who}: alerting {', '.join(named)} not imported; the pack names, routes and "
+            "watches its own alerts"
+        )
+    return {"page": on, "ticket": on}
+
+
+def _pyrra_slos(document: Mapping[str, Any], where: str, state: _Import) -> list[dict[str, Any]]:
+    """One promql SLO from a Pyrra ServiceLevelObjective, or Refused."""
+    metadata = document.get("metadata") or {}
+    spec = document.get("spec") or {}
+    name = slo_name(str(metadata.get("name", "pyrra")))
+    who = f"{where}: SLO {name}"
+    indicator = spec.get("indicator") or {}
+    kinds = [k for k in ("ratio", "latency", "latencyNative", "bool_gauge") if indicator.get(k)]
+    if len(kinds) != 1:
+        raise Refused(
+            f"{who}: the indicator needs exactly one of ratio, latency, latencyNative, bool_gauge"
+        )
+    (kind,) = kinds
+    if kind in _PYRRA_REFUSED:
+        raise Refused(f"{who}: {kind}: {_PYRRA_REFUSED[kind]}")
+    sli = indicator[kind]
+    if sli.get("grouping"):
+        raise Refused(
+            f"{who}: grouping {list(sli['grouping'])} makes one SLO per group; the pack's SLO "
+            "is one ratio: import one SLO per group with the group in the selectors"
+        )
+    if kind == "ratio":
+        promql = {
+            "bad": _pyrra_selector(sli.get("errors"), "ratio.errors", who),
+            "total": _pyrra_selector(sli.get("total"), "ratio.total", who),
+        }
+        state.note(f"{who}: ratio errors/total, cumulative counters: rate over each window")
+    else:
+        good = _pyrra_selector(sli.get("success"), "latency.success", who)
+        success = parse(str(sli["success"]["metric"]))
+        assert isinstance(success, Selector)
+        if not any(label == "le" and op == "=" for label, op, _ in success.matchers):
+            raise Refused(f'{who}: latency.success.metric needs an le="..." bucket matcher')
+        promql = {"good": good, "total": _pyrra_selector(sli.get("total"), "latency.total", who)}
+        state.note(f"{who}: latency success/total buckets, rate over each window")
+    ignored = [k for k in _PYRRA_RULE_FIELDS if spec.get(k) not in (None, False, "", "abort")]
+    if ignored:
+        state.note(f"{who}: {', '.join(ignored)} tune Pyrra's own rules; not imported")
+    item: dict[str, Any] = {
+        "name": name,
+        "kind": "promql",
+        "objective": _pyrra_target(spec.get("target"), who),
+        "window": _pyrra_window(spec.get("window"), who),
+        "labels": _labels(metadata.get("labels")),
+        "promql": promql,
+        "alerting": _pyrra_alerting(spec.get("alerting"), state, who),
+    }
+    if spec.get("description"):
+        item["description"] = " ".join(str(spec["description"]).split())
+    return [item]
+
+
 # --- reading files ----------------------------------------------------------------------------
 
 
@@ -526,13 +657,18 @@ def _classify(document: Mapping[str, Any], where: str) -> str:
                 [f"{where}: kind {document.get('kind')!r} is not one of {', '.join(OPENSLO_KINDS)}"]
             )
         return "openslo-slo" if document.get("kind") == "SLO" else "openslo-other"
+    if api == PYRRA_VERSION:
+        if document.get("kind") == "ServiceLevelObjective":
+            return "pyrra"
+        raise ConfigError([f"{where}: a Pyrra {document.get('kind')} document holds no SLO"])
     if api == SLOTH_KUBERNETES:
         why = f"a Sloth {document.get('kind')} document holds no SLOs"
     elif "groups" in document:
         why = "a Prometheus rule file, not an SLO spec: import the spec it was generated from"
     else:
         why = (
-            f"not a Sloth {SLOTH_VERSION} spec nor an OpenSLO document (version "
+            f"not a Sloth {SLOTH_VERSION} spec nor an OpenSLO document nor a Pyrra "
+            f"ServiceLevelObjective (version "
             f"{version!r}, apiVersion {api!r})"
         )
     raise ConfigError([f"{where}: {why}"])
@@ -547,6 +683,8 @@ def _document_slos(
         return _sloth_slos(document.get("spec") or {}, where, state)
     if kind == "openslo-slo":
         return _openslo_slos(document, where, state)
+    if kind == "pyrra":
+        return _pyrra_slos(document, where, state)
     return []
 
 

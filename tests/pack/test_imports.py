@@ -1,4 +1,4 @@
-"""``generate --import``: each OpenSLO and Sloth example imports into the right ratio or is refused.
+"""``generate --import``: each OpenSLO, Sloth and Pyrra spec imports into its ratio or is refused.
 
 The examples are read from ``../shared/peers/openslo`` (README code blocks and
 ``examples/**``) and ``../shared/peers/sloth``; without them these tests skip,
@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -499,3 +501,128 @@ def test_generate_prints_each_import_decision_on_its_own_line(
     assert len(refused) == 1 and "SLO other" in refused[0] and "Datadog" in refused[0]
     assert any(line.startswith("note: ") and "SLO readme-ratio" in line for line in lines)
     assert (tmp_path / "o" / RULES_FILE).is_file()
+
+
+# --- Pyrra ServiceLevelObjective resources --------------------------------------------------------
+
+
+def pyrra_slo(indicator: str, spec: str = "", window: str = "4w", target: str = '"99.5"') -> str:
+    """A Pyrra ServiceLevelObjective shaped like Pyrra's examples, around an indicator block."""
+    body = "\n".join("    " + line for line in indicator.strip().splitlines())
+    extra = "\n".join("  " + line for line in spec.strip().splitlines())
+    return (
+        "apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\n"
+        "metadata:\n  name: api-errors\n  namespace: monitoring\n  labels: {team: web}\n"
+        f"spec:\n  target: {target}\n  window: {window}\n  description: API  errors\n"
+        f"  indicator:\n{body}\n{extra}\n"
+    )
+
+
+PYRRA_RATIO = """
+ratio:
+  errors:
+    metric: http_requests_total{job="api",code=~"5.."}
+  total:
+    metric: http_requests_total{job="api"}
+"""
+PYRRA_LATENCY = """
+latency:
+  success:
+    metric: http_request_duration_seconds_bucket{job="api",code!~"5..",le="0.25"}
+  total:
+    metric: http_request_duration_seconds_count{job="api"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            pyrra_slo(PYRRA_RATIO),
+            {"objective": "99.5%", "window": "28d", "promql": {
+                "bad": 'rate(http_requests_total{job="api",code=~"5.."}[{{window}}])',
+                "total": 'rate(http_requests_total{job="api"}[{{window}}])'}},
+            id="ratio-errors-over-total",
+        ),
+        pytest.param(
+            pyrra_slo(PYRRA_LATENCY, window="2w", target='"99"'),
+            {"objective": "99%", "window": "14d", "promql": {
+                "good": 'rate(http_request_duration_seconds_bucket{job="api",code!~"5..",le="0.25"}'
+                        "[{{window}}])",
+                "total": 'rate(http_request_duration_seconds_count{job="api"}[{{window}}])'}},
+            id="latency-success-over-total",
+        ),
+        pytest.param(pyrra_slo(PYRRA_RATIO, window="36h"), {"window": "36h"}, id="window-hours"),
+        pytest.param(
+            pyrra_slo(PYRRA_RATIO), {"labels": {"team": "web"}, "description": "API errors"},
+            id="labels-and-description",
+        ),
+        pytest.param(
+            pyrra_slo(PYRRA_RATIO, "alerting: {burnrates: false}"),
+            {"alerting": {"page": False, "ticket": False}}, id="burnrates-off",
+        ),
+        pytest.param(
+            pyrra_slo(PYRRA_RATIO, "alerting: {disabled: true}"),
+            {"alerting": {"page": False, "ticket": False}}, id="alerting-disabled",
+        ),
+        pytest.param(
+            pyrra_slo(PYRRA_RATIO, "alerting: {name: ApiBurn}"),
+            {"alerting": {"page": True, "ticket": True}}, id="alerting-on",
+        ),
+    ],
+)  # fmt: skip
+def test_pyrra_slo_imports_as_the_promql_ratio_it_means(
+    text: str, expected: dict[str, Any], tmp_path: Path
+) -> None:
+    schema = json.loads(
+        (Path(__file__).parent / "schemas" / "pyrra-v1alpha1.schema.json").read_text()
+    )
+    jsonschema.validate(yaml.safe_load(text), schema)  # the fixture is a valid Pyrra resource
+    (entry,), notes = read_specs([write(tmp_path, "slo.yaml", text)])
+    assert [n for n in notes if n.level == "warning"] == []
+    assert entry["name"] == "api-errors" and entry["kind"] == "promql"
+    assert {key: entry[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        pytest.param(pyrra_slo(PYRRA_RATIO + '  grouping: ["handler"]'),
+                     "grouping ['handler'] makes one SLO per group", id="grouping"),
+        pytest.param(pyrra_slo('latencyNative:\n  latency: 100ms\n  total:\n    metric: x{a="b"}'),
+                     "latencyNative: a native-histogram latency SLI", id="latency-native"),
+        pytest.param(pyrra_slo('bool_gauge:\n  metric: up{job="api"}'),
+                     "bool_gauge: a bool_gauge SLI counts samples", id="bool-gauge"),
+        pytest.param(pyrra_slo(PYRRA_LATENCY.replace(',le="0.25"', "")),
+                     'needs an le="..." bucket matcher', id="latency-without-le"),
+        pytest.param(pyrra_slo(PYRRA_RATIO.replace('metric: http_requests_total{job="api"}',
+                                                   "metric: sum(y)")),
+                     "ratio.total.metric must be a vector selector", id="ratio-not-a-selector"),
+        pytest.param(pyrra_slo(PYRRA_RATIO, window="90m"),
+                     "window 90m: the pack's rolling windows are whole hours", id="window-minutes"),
+        pytest.param(pyrra_slo(PYRRA_RATIO, window="a month"),
+                     "is not a Prometheus duration", id="window-not-a-duration"),
+        pytest.param(pyrra_slo(PYRRA_RATIO, target='"100"'),
+                     "must be above 0 and below 100", id="target-100"),
+        pytest.param(pyrra_slo(PYRRA_RATIO, target='"high"'),
+                     "is not a percentage", id="target-not-a-number"),
+        pytest.param(pyrra_slo(""), "needs exactly one of ratio, latency", id="no-indicator"),
+    ],
+)  # fmt: skip
+def test_pyrra_slo_the_pack_cannot_express_is_refused_with_one_line(
+    text: str, reason: str, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "slo.yaml", text)
+    with pytest.raises(ConfigError) as caught:
+        read_specs([path])
+    (message,) = caught.value.problems
+    assert reason in message and "\n" not in message
+
+
+def test_pyrra_rule_tuning_fields_are_noted_not_imported(tmp_path: Path) -> None:
+    text = pyrra_slo(PYRRA_RATIO, "performanceOverAccuracy: true\npartial_response_strategy: warn")
+    _, notes = read_specs([write(tmp_path, "slo.yaml", text)])
+    assert any(
+        n.level == "note" and "partial_response_strategy, performanceOverAccuracy" in n.text
+        for n in notes
+    )
