@@ -53,7 +53,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from exporter import __version__, metrics
 from exporter.config import Config, SlaConfig, SloKind
-from exporter.engine import Plan, decide
+from exporter.engine import Plan, decide, known_counter_series
 from exporter.engine.core import SLO as _SLO
 from exporter.labels import bounded, channel_label, status_label
 from exporter.model import (
@@ -675,16 +675,6 @@ class Poller:
 
         offer(known)
 
-    def facts(self, ticket: Ticket, now: float, horizon: float | None = None) -> PollBatch:
-        """The facts (outcomes, stops, solves, ratings) this ticket yields as of ``now``.
-
-        The same decisions a live poll would write, without touching the store:
-        ``backfill`` uses it so history and live counters agree.
-        """
-        batch = PollBatch(self.source.name, None, now, now)
-        self._evaluate(ticket, now, now if horizon is None else horizon, batch)
-        return batch
-
     def poll_once(self) -> None:
         """Poll the source once, write the changes, publish a new snapshot."""
         with self._lock:
@@ -1199,7 +1189,7 @@ class Poller:
 
     def _channel(self, stored: str) -> str:
         """The published channel of a stored one (stores of older versions kept raw values)."""
-        return channel_label(stored, self._channels)
+        return self._plan.channel(stored)
 
     def _build_snapshot(self, now: float) -> Snapshot:
         samples: dict[str, dict[tuple[str, ...], float]] = {spec.name: {} for spec in metrics.ALL}
@@ -1223,19 +1213,8 @@ class Poller:
             series[labels] = series.get(labels, 0.0) + value
 
         # counters: every known label combination first, then the stored values
-        for slo in self._event_slos:
-            for result in (Result.GOOD, Result.BAD):
-                put(metrics.SLO_EVENTS, (slo.name, result.value), 0.0)
-        for metric, priority in sla_priorities:
-            for outcome in ("met", "breached"):
-                put(metrics.SLA_OUTCOMES, (metric, priority, outcome), 0.0)
-        channels = [*self._channels, "other", "none"] if self._channels is not None else []
-        for priority in PRIORITIES:
-            for channel in channels:
-                put(metrics.TICKETS_CREATED, (priority.value, channel), 0.0)
-                put(metrics.TICKETS_SOLVED, (priority.value, channel), 0.0)
-        for rating in ("good", "bad"):
-            put(metrics.CSAT_RATINGS, (rating,), 0.0)
+        for spec, labels in known_counter_series(config):
+            put(spec, labels, 0.0)
         for reason in SkipReason:
             put(metrics.RECORDS_SKIPPED, (self.source.name, reason.value), 0.0)
         elapsed: dict[tuple[str, str], dict[str, float]] = {pair: {} for pair in sla_priorities}

@@ -7,6 +7,7 @@ The live exporter, ``evaluate`` and ``backfill`` all decide through it.
 
 from exporter.engine.core import Decision, Plan, decide
 from exporter.engine.facts import CsatRow, SlaOutcomeRow, SlaStopRow, SloOutcomeRow, SolveRow
+from exporter.engine.series import known_counter_series
 
 __all__ = [
     "CsatRow",
@@ -17,4 +18,5 @@ __all__ = [
     "SloOutcomeRow",
     "SolveRow",
     "decide",
+    "known_counter_series",
 ]

@@ -58,6 +58,8 @@ class Plan:
         self.slas: dict[str, SlaConfig] = {str(name): sla for name, sla in config.slas.items()}
         self.time_slos = [s for s in config.slos if s.kind is SloKind.TIME]
         self.csat_slos = [s for s in config.slos if s.kind is SloKind.CSAT]
+        #: the ``exporter.breakdown.channel`` allowlist (None: every known channel)
+        self.channels = config.exporter.breakdown.get("channel")
         first_response = self.slas.get(FIRST_RESPONSE)
         self.reply_authors: tuple[Author, ...] = (
             first_response.replies_count if first_response is not None else (Author.AGENT,)
@@ -83,6 +85,10 @@ class Plan:
             and self.slas[slo.sla].mode is SlaMode.NATIVE
             and slo.threshold_fraction == 1
         )
+
+    def channel(self, raw: str | None) -> str:
+        """The published ``channel`` label of a ticket's (or a stored) channel."""
+        return channel_label(raw, self.channels)
 
     def calendar(self, metric: str) -> BusinessCalendar:
         return self.evaluator.sla_calendars[metric]
