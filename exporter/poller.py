@@ -22,7 +22,7 @@ How the work stays small:
   changed, in which case the live tickets are re-evaluated from their stored
   JSON on the next poll).
 
-Watermark (DESIGN.md): outcomes are decided with the horizon
+Watermark (docs/design.md): outcomes are decided with the horizon
 ``min(now, watermark)``; a ``bad`` or ``breached`` outcome is never decided
 before the source's data is known complete past its threshold instant.
 Gauges use ``now``.
