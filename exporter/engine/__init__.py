@@ -5,7 +5,7 @@ it to one ticket at ``now`` with the data known complete up to ``horizon``.
 The live exporter, ``evaluate`` and ``backfill`` all decide through it.
 """
 
-from exporter.engine.core import Decision, Plan, decide
+from exporter.engine.core import Decision, Plan, decide, explain
 from exporter.engine.facts import CsatRow, SlaOutcomeRow, SlaStopRow, SloOutcomeRow, SolveRow
 from exporter.engine.series import known_counter_series
 
@@ -18,5 +18,6 @@ __all__ = [
     "SloOutcomeRow",
     "SolveRow",
     "decide",
+    "explain",
     "known_counter_series",
 ]

@@ -8,7 +8,7 @@ horizon stays pending, with the instant it would turn bad.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from sys import intern
 
@@ -30,6 +30,7 @@ from exporter.sla import (
     Clock,
     ClockState,
     breach_instant,
+    clock_status,
     elapsed_until,
     first_response_clock,
 )
@@ -37,6 +38,7 @@ from exporter.slo import (
     Evaluator,
     Outcome,
     Result,
+    TicketEvaluation,
     csat_outcome,
     matches,
     native_outcome,
@@ -125,6 +127,8 @@ class Decision:
     thresholds: tuple[tuple[str, float], ...] = ()
     paused: tuple[tuple[str, str], ...] = ()
     pending: list[tuple[float, str, str, int]] = field(default_factory=list)
+    #: SLO -> the outcome of each cycle (pending ones too), for ``evaluate``
+    slos: dict[str, list[Outcome]] = field(default_factory=dict)
 
     @property
     def is_live(self) -> bool:
@@ -153,6 +157,7 @@ def decide(plan: Plan, ticket: Ticket, now: float, horizon: float) -> Decision:
     settle = max(settle, min(last_event, now))
     assigned = ticket.assignee is not None
     slo_rows: list[SloOutcomeRow] = []
+    slos: dict[str, list[Outcome]] = {}
     sla_rows: list[SlaOutcomeRow] = []
     stops: list[SlaStopRow] = []
     solves: list[SolveRow] = []
@@ -259,11 +264,13 @@ def decide(plan: Plan, ticket: Ticket, now: float, horizon: float) -> Decision:
         threshold = plan.thresholds_by_priority[slo.name].get(ticket.priority)
         if threshold is None or slo.sla not in clocks or not matches(slo, ticket):
             continue
+        cycle_outcomes = slos[slo.name] = []
         if slo.name in plan.native_slos:
             # the helpdesk's verdicts; none where it has no clock
             for (metric, cycle, target_seconds), outcome in outcomes.items():
                 if metric != slo.sla or target_seconds != threshold:
                     continue
+                cycle_outcomes.append(_named(outcome, slo.name))
                 if outcome.result is Result.PENDING:
                     if outcome.threshold_at is not None:
                         pending.append((outcome.threshold_at, SLO, slo.name, cycle))
@@ -283,6 +290,7 @@ def decide(plan: Plan, ticket: Ticket, now: float, horizon: float) -> Decision:
             outcome = outcomes.get((slo.sla, clock.cycle, threshold)) or time_outcome(
                 slo.name, ticket_id, clock, calendar, threshold, horizon
             )
+            cycle_outcomes.append(_named(outcome, slo.name))
             if outcome.result is Result.PENDING:
                 if outcome.threshold_at is not None:
                     pending.append((outcome.threshold_at, SLO, slo.name, clock.cycle))
@@ -306,6 +314,8 @@ def decide(plan: Plan, ticket: Ticket, now: float, horizon: float) -> Decision:
         if not matches(slo, ticket):
             continue
         rating = csat_outcome(slo.name, ticket, now)
+        if rating is not None:
+            slos[slo.name] = [rating]
         if rating is not None and rating.decided_at is not None:
             slo_rows.append(
                 SloOutcomeRow(ticket_id, slo.name, 0, rating.result.value, rating.decided_at)
@@ -339,4 +349,35 @@ def decide(plan: Plan, ticket: Ticket, now: float, horizon: float) -> Decision:
         tuple(thresholds),
         tuple(paused),
         pending,
+        slos,
     )
+
+
+def _named(outcome: Outcome, slo: str) -> Outcome:
+    """``outcome`` filed under ``slo`` (an SLO at 100% shares its SLA's outcome)."""
+    return outcome if outcome.slo == slo else replace(outcome, slo=slo)
+
+
+def explain(plan: Plan, ticket: Ticket, at: float, watermark: float | None) -> TicketEvaluation:
+    """What ``evaluate`` shows of a ticket: each SLA clock's state and each SLO's outcomes.
+
+    The outcomes are :func:`decide`'s, with the horizon ``min(at, watermark)``;
+    the SLA states add the clocks' deadlines and elapsed business time as of ``at``.
+    """
+    horizon = at if watermark is None else min(at, watermark)
+    decision = decide(plan, ticket, at, horizon)
+    evaluator = plan.evaluator
+    result = TicketEvaluation(ticket, slos=decision.slos)
+    for metric, sla in plan.slas.items():
+        target = sla.targets.get(ticket.priority)
+        if target is None:
+            continue
+        cycles = evaluator.clocks(ticket, metric, at)
+        if sla.mode is SlaMode.NATIVE:
+            result.slas[metric] = evaluator.native_statuses(ticket, metric, cycles, at, watermark)
+            continue
+        calendar = evaluator.sla_calendars[metric]
+        result.slas[metric] = [
+            clock_status(c, calendar, target.seconds, at, watermark) for c in cycles
+        ]
+    return result
