@@ -2,7 +2,7 @@
 
 ``helpdesk-slo backfill --config F --since 90d --out history.om`` reads the
 source's history, decides every outcome exactly as the live exporter would
-(:meth:`exporter.poller.Poller.facts`), and writes the ``*_total`` counters as
+(:func:`exporter.engine.decide`), and writes the ``*_total`` counters as
 timestamped samples every ``step``, one series after another, each in time
 order, ending with ``# EOF``: the input of::
 
@@ -30,14 +30,12 @@ from pathlib import Path
 from typing import TextIO
 
 from exporter import metrics
-from exporter.config import Config, SloKind, SourceType
-from exporter.labels import channel_label
+from exporter.config import Config, SourceType
+from exporter.engine import Plan, decide, known_counter_series
 from exporter.metrics import MetricSpec
-from exporter.model import PRIORITIES, Rating, Ticket
-from exporter.poller import Poller
+from exporter.model import Ticket
 from exporter.records import SkippedRecord, SkipReason, evaluate_ticket, skip_reason
 from exporter.sources import build_source
-from exporter.sources.base import PollResult
 from exporter.sources.file import iter_tickets, open_lines, parse_lines
 from exporter.store import Store
 from exporter.units import parse_duration
@@ -66,15 +64,6 @@ class BackfillResult:
     #: records skipped (unreadable, or failed to evaluate); ``skipped`` has them by reason
     problems: int
     skipped: dict[SkipReason, int] = field(default_factory=dict)
-
-
-class _NoSource:
-    """The poller used for deciding facts never polls."""
-
-    name = "backfill"
-
-    def poll(self, cursor: str | None, now: float) -> PollResult:
-        raise RuntimeError("backfill decides facts without polling")
 
 
 def history_end(config: Config, now: float) -> float:
@@ -116,8 +105,7 @@ def collect(
 
     A ticket that cannot be evaluated is left out and reported in ``problems``.
     """
-    poller = Poller(config, _NoSource(), Store(":memory:"), clock=lambda: now)
-    channels = config.exporter.breakdown.get("channel")
+    plan = Plan(config)
     series: dict[SeriesKey, array[float]] = {}
 
     def add(name: str, labels: tuple[str, ...], at: float) -> None:
@@ -128,17 +116,8 @@ def collect(
         times.append(at)
 
     # known label combinations exist from the start, as on the live exporter
-    for slo in config.slos:
-        if slo.kind is not SloKind.PROMQL:
-            for result in ("good", "bad"):
-                series.setdefault((metrics.SLO_EVENTS.name, (slo.name, result)), array("d"))
-    for sla_name in config.slas:
-        for priority in PRIORITIES:
-            for outcome in ("met", "breached"):
-                key = (metrics.SLA_OUTCOMES.name, (str(sla_name), priority.value, outcome))
-                series.setdefault(key, array("d"))
-    for rating in Rating:
-        series.setdefault((metrics.CSAT_RATINGS.name, (rating.value,)), array("d"))
+    for spec, labels in known_counter_series(config):
+        series.setdefault((spec.name, labels), array("d"))
 
     count = 0
     for ticket in tickets:
@@ -148,12 +127,12 @@ def collect(
         created = ticket.created_at.timestamp()
         if created > now:
             continue
-        facts = evaluate_ticket(ticket, lambda t: poller.facts(t, now))
+        facts = evaluate_ticket(ticket, lambda t: decide(plan, t, now, now))
         if isinstance(facts, SkippedRecord):
             if problems is not None:
                 problems.append(facts)
             continue
-        channel = channel_label(ticket.channel, channels)
+        channel = plan.channel(ticket.channel)
         add(metrics.TICKETS_CREATED.name, (ticket.priority.value, channel), created)
         for slo_row in facts.slo_outcomes:
             add(metrics.SLO_EVENTS.name, (slo_row.slo, slo_row.result), slo_row.decided_at)
@@ -161,7 +140,7 @@ def collect(
             labels = (sla_row.sla, sla_row.priority, sla_row.outcome)
             add(metrics.SLA_OUTCOMES.name, labels, sla_row.decided_at)
         for solve in facts.solves:
-            solved_labels = (solve.priority, channel_label(solve.channel, channels))
+            solved_labels = (solve.priority, plan.channel(solve.channel))
             add(metrics.TICKETS_SOLVED.name, solved_labels, solve.solved_at)
         for rating_row in facts.csat:
             add(metrics.CSAT_RATINGS.name, (rating_row.rating,), rating_row.rated_at)

@@ -150,7 +150,7 @@ def _latest(outcomes: Sequence[Outcome]) -> Outcome:
 def evaluation_json(
     evaluator: Evaluator, evaluations: Sequence[TicketEvaluation], at: float
 ) -> dict[str, Any]:
-    """The ``evaluate`` JSON document (shape fixed by DESIGN.md)."""
+    """The ``evaluate`` JSON document (shape documented in README.md, "evaluate")."""
     tickets = []
     for evaluation in evaluations:
         slas = {}

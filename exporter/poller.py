@@ -22,7 +22,7 @@ How the work stays small:
   changed, in which case the live tickets are re-evaluated from their stored
   JSON on the next poll).
 
-Watermark (DESIGN.md): outcomes are decided with the horizon
+Watermark (docs/design.md): outcomes are decided with the horizon
 ``min(now, watermark)``; a ``bad`` or ``breached`` outcome is never decided
 before the source's data is known complete past its threshold instant.
 Gauges use ``now``.
@@ -52,17 +52,13 @@ from sys import intern
 from typing import Any
 
 from exporter import __version__, metrics
-from exporter.calendar import BusinessCalendar
-from exporter.config import Config, SlaConfig, SlaMode, SloKind
+from exporter.config import Config, SlaConfig, SloKind
+from exporter.engine import Plan, decide, known_counter_series
+from exporter.engine.core import SLO as _SLO
 from exporter.labels import bounded, channel_label, status_label
 from exporter.model import (
-    CLOSED_STATUSES,
     PRIORITIES,
-    Author,
-    EventType,
-    Priority,
     Ticket,
-    TicketEvent,
     format_instant,
     ticket_from_json,
     ticket_to_json,
@@ -75,24 +71,9 @@ from exporter.records import (
     reason_of,
     skip_reason,
 )
-from exporter.sla import (
-    FIRST_RESPONSE,
-    Clock,
-    ClockState,
-    breach_instant,
-    elapsed_until,
-    first_response_clock,
-)
 from exporter.slo import (
-    Evaluator,
-    Outcome,
     Result,
-    csat_outcome,
     error_budget_remaining,
-    matches,
-    native_outcome,
-    threshold_seconds,
-    time_outcome,
     window_start,
 )
 from exporter.snapshot import HistogramSample, Sample, Snapshot
@@ -102,13 +83,10 @@ from exporter.store import (
     ELAPSED_SUM,
     INF,
     CounterKey,
-    CsatRow,
     PollBatch,
     PollDeltas,
     SlaOutcomeRow,
-    SlaStopRow,
     SloOutcomeRow,
-    SolveRow,
     Store,
     TicketRow,
     TicketState,
@@ -134,8 +112,6 @@ LIVE_STATE_VERSION = 1
 #: Store meta key of the config fingerprint the persisted live states were computed with.
 FINGERPRINT_KEY = "config_fingerprint"
 
-_SLA = "sla"
-_SLO = "slo"
 #: What a poller publishes before it could ever read its store: no counter (a zero would
 #: read as a reset), but every gauge the source alerts need (HelpdeskSourceDown).
 _HEALTH_ONLY = frozenset(
@@ -399,12 +375,6 @@ def ticket_body(ticket: Ticket) -> tuple[str, bytes]:
     return body, hashlib.blake2b(body.encode(), digest_size=16).digest()
 
 
-def _is_solve(event: TicketEvent) -> bool:
-    return event.type is EventType.SOLVED or (
-        event.type is EventType.STATUS and event.to in CLOSED_STATUSES
-    )
-
-
 def config_fingerprint(config: Config) -> str:
     """Identifies everything the persisted engine state depends on."""
     data = json.loads(config.model_dump_json(include={"calendars", "slas", "slos"}))
@@ -457,48 +427,6 @@ def _iso(instant: float | None) -> str:
     if instant is None:
         return "-"
     return format_instant(datetime.fromtimestamp(instant, UTC))
-
-
-def _record_sla_outcome(
-    batch: PollBatch, ticket_id: str, metric: str, priority: str, outcome: Outcome, settle: float
-) -> float:
-    """File a decided SLA outcome (met or breached); returns the ticket's new settle time."""
-    assert outcome.decided_at is not None
-    met = outcome.result is Result.GOOD
-    batch.sla_outcomes.append(
-        SlaOutcomeRow(
-            ticket_id,
-            metric,
-            outcome.cycle,
-            priority,
-            "met" if met else "breached",
-            outcome.decided_at,
-        )
-    )
-    return max(settle, outcome.decided_at)
-
-
-def _record_stop(
-    batch: PollBatch,
-    ticket_id: str,
-    metric: str,
-    priority: str,
-    clock: Clock,
-    calendar: BusinessCalendar,
-) -> None:
-    """File the business time a clock had run when it first stopped (the elapsed histogram)."""
-    first_stop = clock.first_stop
-    if first_stop is not None:
-        batch.sla_stops.append(
-            SlaStopRow(
-                ticket_id,
-                metric,
-                clock.cycle,
-                priority,
-                elapsed_until(clock, calendar, first_stop),
-                first_stop,
-            )
-        )
 
 
 # --- readiness ----------------------------------------------------------------------------------
@@ -607,37 +535,13 @@ class Poller:
         self.store = store
         self._clock = clock
         self._offer_known_tickets()
-        self._evaluator = Evaluator(config)
-        self._time_slos = [s for s in config.slos if s.kind is SloKind.TIME]
+        self._plan = Plan(config)
+        self._evaluator = self._plan.evaluator
+        self._time_slos = self._plan.time_slos
         self._event_slos = [s for s in config.slos if s.kind is not SloKind.PROMQL]
-        self._slas: dict[str, SlaConfig] = {str(name): sla for name, sla in config.slas.items()}
-        first_response = self._slas.get(FIRST_RESPONSE)
-        self._reply_authors: tuple[Author, ...] = (
-            first_response.replies_count if first_response is not None else (Author.AGENT,)
-        )
+        self._slas: dict[str, SlaConfig] = self._plan.slas
         self._channels = config.exporter.breakdown.get("channel")
         self._retention = retention_seconds(config)
-        #: SLO -> priority -> threshold seconds (None: no SLA target to take a share of)
-        self._thresholds_by_priority: dict[str, dict[Priority, float | None]] = {
-            slo.name: {
-                priority: threshold_seconds(
-                    slo,
-                    self._slas[slo.sla],
-                    Ticket("", datetime.fromtimestamp(0, UTC), "new", priority),
-                )
-                for priority in PRIORITIES
-            }
-            for slo in self._time_slos
-            if slo.sla is not None and slo.sla in self._slas
-        }
-        #: SLOs whose threshold is a native SLA itself: they count the helpdesk's verdicts
-        self._native_slos = frozenset(
-            slo.name
-            for slo in self._time_slos
-            if slo.sla in self._slas
-            and self._slas[slo.sla].mode is SlaMode.NATIVE
-            and slo.threshold_fraction == 1
-        )
         self._fingerprint = config_fingerprint(config)
         self._lock = threading.RLock()
         self._snapshot = Snapshot(taken_at=0.0)
@@ -760,16 +664,6 @@ class Poller:
             return tickets
 
         offer(known)
-
-    def facts(self, ticket: Ticket, now: float, horizon: float | None = None) -> PollBatch:
-        """The facts (outcomes, stops, solves, ratings) this ticket yields as of ``now``.
-
-        The same decisions a live poll would write, without touching the store:
-        ``backfill`` uses it so history and live counters agree.
-        """
-        batch = PollBatch(self.source.name, None, now, now)
-        self._evaluate(ticket, now, now if horizon is None else horizon, batch)
-        return batch
 
     def poll_once(self) -> None:
         """Poll the source once, write the changes, publish a new snapshot."""
@@ -1235,201 +1129,34 @@ class Poller:
     def _evaluate(
         self, ticket: Ticket, now: float, horizon: float, batch: PollBatch
     ) -> tuple[LiveTicket | None, float]:
-        """Decide what can be decided and record the facts in ``batch``.
+        """Decide what can be decided (:func:`exporter.engine.decide`) and record the facts
+        in ``batch``.
 
         Returns the ticket's live state (None once it is closed and decided)
         and the instant it settled: its latest event or decision.
         """
-        evaluator = self._evaluator
-        ticket_id = ticket.id
-        priority = ticket.priority.value
-        channel = channel_label(ticket.channel)
-        is_open = not ticket.is_closed
-        created_at = ticket.created_at.timestamp()
-        settle = created_at
-        last_event = ticket.events[-1].ts if ticket.events else created_at
-        recheck_at = last_event if last_event > now else None
-        settle = max(settle, min(last_event, now))
-        assigned = ticket.assignee is not None
-        solved = rated = False
-        for event in ticket.events:
-            kind = event.type
-            if kind is EventType.AGENT_REPLY or kind is EventType.REQUESTER_REPLY:
-                continue
-            at = event.ts
-            if at > now:
-                break
-            if kind is EventType.ASSIGNED:
-                assigned = True
-            elif not solved and _is_solve(event):
-                batch.solves.append(SolveRow(ticket_id, priority, channel, at))
-                solved = True
-            elif not rated and kind is EventType.CSAT and event.rating is not None:
-                batch.csat.append(CsatRow(ticket_id, event.rating.value, at))
-                rated = True
-
-        deadlines: list[tuple[str, float]] = []
-        thresholds: list[tuple[str, float]] = []
-        paused: list[tuple[str, str]] = []
-        native_running: list[tuple[str, float]] = []
-        pending: list[tuple[float, str, str, int]] = []
-        clocks: dict[str, list[Clock]] = {}
-        # (metric, cycle, threshold) -> outcome: an SLO at 100% asks the SLA's own question
-        outcomes: dict[tuple[str, int, float], Outcome] = {}
-        for metric, sla in self._slas.items():
-            cycles = evaluator.clocks(ticket, metric, now)
-            clocks[metric] = cycles
-            target = sla.targets.get(ticket.priority)
-            if target is None:
-                continue
-            calendar = evaluator.sla_calendars[metric]
-            if sla.mode is SlaMode.NATIVE:
-                statuses = evaluator.native_statuses(ticket, metric, cycles, now, horizon)
-                for status in statuses:
-                    outcome = native_outcome(metric, ticket_id, status, horizon)
-                    # filed under the configured target: an SLO at 100% counts this verdict
-                    outcomes[(metric, status.cycle, target.seconds)] = outcome
-                    if outcome.result is not Result.PENDING:
-                        settle = _record_sla_outcome(
-                            batch, ticket_id, metric, priority, outcome, settle
-                        )
-                for clock in cycles:  # elapsed business time still comes from our clocks
-                    _record_stop(batch, ticket_id, metric, priority, clock, calendar)
-                for status in statuses:
-                    if not is_open or status.stopped_at is not None:
-                        continue
-                    if status.state is ClockState.PAUSED:
-                        paused.append((metric, "paused"))
-                        continue
-                    due = status.deadline if status.deadline is not None else status.breached_at
-                    if due is not None:
-                        deadlines.append((metric, due))
-                        # an SLO at 100% of this SLA waits past its threshold from then on
-                        native_running.append((metric, due))
-                continue
-            for clock in cycles:
-                outcome = time_outcome(metric, ticket_id, clock, calendar, target.seconds, horizon)
-                outcomes[(metric, clock.cycle, target.seconds)] = outcome
-                if outcome.result is Result.PENDING:
-                    if outcome.threshold_at is not None:
-                        pending.append((outcome.threshold_at, _SLA, metric, clock.cycle))
-                else:
-                    settle = _record_sla_outcome(
-                        batch, ticket_id, metric, priority, outcome, settle
-                    )
-                _record_stop(batch, ticket_id, metric, priority, clock, calendar)
-                if not is_open or clock.stopped:
-                    continue
-                breach = (
-                    outcome.threshold_at
-                    if outcome.result is not Result.GOOD
-                    else breach_instant(clock, calendar, target.seconds)
-                )
-                if clock.paused:
-                    late = breach is not None and breach < now
-                    paused.append((metric, "breached" if late else "paused"))
-                elif breach is not None:
-                    deadlines.append((metric, breach))
-        for slo in self._time_slos:
-            assert slo.sla is not None
-            threshold = self._thresholds_by_priority[slo.name].get(ticket.priority)
-            if threshold is None or slo.sla not in clocks or not matches(slo, ticket):
-                continue
-            if slo.name in self._native_slos:
-                settle = self._native_slo_facts(
-                    slo.name, slo.sla, threshold, ticket_id, outcomes, batch, pending, settle
-                )
-                thresholds.extend(
-                    (slo.name, due) for metric, due in native_running if metric == slo.sla
-                )
-                continue
-            calendar = evaluator.sla_calendars[slo.sla]
-            for clock in clocks[slo.sla]:
-                outcome = outcomes.get((slo.sla, clock.cycle, threshold)) or time_outcome(
-                    slo.name, ticket_id, clock, calendar, threshold, horizon
-                )
-                if outcome.result is Result.PENDING:
-                    if outcome.threshold_at is not None:
-                        pending.append((outcome.threshold_at, _SLO, slo.name, clock.cycle))
-                else:
-                    assert outcome.decided_at is not None
-                    batch.slo_outcomes.append(
-                        SloOutcomeRow(
-                            ticket_id,
-                            slo.name,
-                            clock.cycle,
-                            outcome.result.value,
-                            outcome.decided_at,
-                        )
-                    )
-                    settle = max(settle, outcome.decided_at)
-                if (
-                    is_open
-                    and not clock.stopped
-                    and not clock.paused
-                    and outcome.result is not Result.GOOD
-                    and outcome.threshold_at is not None
-                ):
-                    thresholds.append((slo.name, outcome.threshold_at))
-        for slo in evaluator.csat_slos:
-            if not matches(slo, ticket):
-                continue
-            rating = csat_outcome(slo.name, ticket, now)
-            if rating is not None and rating.decided_at is not None:
-                batch.slo_outcomes.append(
-                    SloOutcomeRow(ticket_id, slo.name, 0, rating.result.value, rating.decided_at)
-                )
-                settle = max(settle, rating.decided_at)
-
-        if is_open:
-            first = clocks.get(FIRST_RESPONSE)
-            if first is None:
-                reply_clock = first_response_clock(ticket, now, self._reply_authors)
-                first = [reply_clock] if reply_clock is not None else []
-            unanswered = bool(first) and not first[0].stopped
-        else:
-            unanswered = False
+        decision = decide(self._plan, ticket, now, horizon)
+        batch.slo_outcomes.extend(decision.slo_outcomes)
+        batch.sla_outcomes.extend(decision.sla_outcomes)
+        batch.sla_stops.extend(decision.sla_stops)
+        batch.solves.extend(decision.solves)
+        batch.csat.extend(decision.csat)
         live = LiveTicket(
-            ticket_id,
-            priority,
-            intern(status_label(ticket.status)),
-            is_open,
-            is_open and not assigned,
-            unanswered,
-            created_at,
-            settle,
-            recheck_at,
-            tuple(deadlines),
-            tuple(thresholds),
-            tuple(paused),
-            pending,
+            decision.ticket_id,
+            decision.priority,
+            decision.status,
+            decision.is_open,
+            decision.unassigned,
+            decision.unanswered,
+            decision.created_at,
+            decision.settle,
+            decision.recheck_at,
+            decision.deadlines,
+            decision.thresholds,
+            decision.paused,
+            decision.pending,
         )
-        return (live if live.is_live else None), settle
-
-    def _native_slo_facts(
-        self,
-        slo: str,
-        sla: str,
-        threshold: float,
-        ticket_id: str,
-        outcomes: dict[tuple[str, int, float], Outcome],
-        batch: PollBatch,
-        pending: list[tuple[float, str, str, int]],
-        settle: float,
-    ) -> float:
-        """An SLO at 100% of a native SLA: the helpdesk's verdicts; none where it has no clock."""
-        for (metric, cycle, target), outcome in outcomes.items():
-            if metric != sla or target != threshold:
-                continue
-            if outcome.result is Result.PENDING:
-                if outcome.threshold_at is not None:
-                    pending.append((outcome.threshold_at, _SLO, slo, cycle))
-            elif outcome.decided_at is not None:
-                batch.slo_outcomes.append(
-                    SloOutcomeRow(ticket_id, slo, cycle, outcome.result.value, outcome.decided_at)
-                )
-                settle = max(settle, outcome.decided_at)
-        return settle
+        return (live if live.is_live else None), decision.settle
 
     # -- the snapshot --
 
@@ -1451,7 +1178,7 @@ class Poller:
 
     def _channel(self, stored: str) -> str:
         """The published channel of a stored one (stores of older versions kept raw values)."""
-        return channel_label(stored, self._channels)
+        return self._plan.channel(stored)
 
     def _build_snapshot(self, now: float) -> Snapshot:
         samples: dict[str, dict[tuple[str, ...], float]] = {spec.name: {} for spec in metrics.ALL}
@@ -1475,19 +1202,8 @@ class Poller:
             series[labels] = series.get(labels, 0.0) + value
 
         # counters: every known label combination first, then the stored values
-        for slo in self._event_slos:
-            for result in (Result.GOOD, Result.BAD):
-                put(metrics.SLO_EVENTS, (slo.name, result.value), 0.0)
-        for metric, priority in sla_priorities:
-            for outcome in ("met", "breached"):
-                put(metrics.SLA_OUTCOMES, (metric, priority, outcome), 0.0)
-        channels = [*self._channels, "other", "none"] if self._channels is not None else []
-        for priority in PRIORITIES:
-            for channel in channels:
-                put(metrics.TICKETS_CREATED, (priority.value, channel), 0.0)
-                put(metrics.TICKETS_SOLVED, (priority.value, channel), 0.0)
-        for rating in ("good", "bad"):
-            put(metrics.CSAT_RATINGS, (rating,), 0.0)
+        for spec, labels in known_counter_series(config):
+            put(spec, labels, 0.0)
         for reason in SkipReason:
             put(metrics.RECORDS_SKIPPED, (self.source.name, reason.value), 0.0)
         elapsed: dict[tuple[str, str], dict[str, float]] = {pair: {} for pair in sla_priorities}

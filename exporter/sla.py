@@ -6,7 +6,7 @@ read against a calendar and a target (:func:`clock_status`).  Keeping the two
 apart lets SLOs ask the same clock a different question ("did it stop within
 half of the target?") without walking the history again.
 
-Rules (see DESIGN.md, "SLA clocks"):
+Rules (see docs/design.md, "Clocks"):
 
 * ``first_response`` starts at creation and stops at the first public,
   non-automated agent reply whose author the SLA counts (``replies_count``),

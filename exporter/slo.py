@@ -7,7 +7,8 @@ passes, and ``pending`` until then.  The decision time is the stop or the
 threshold instant; once decided an outcome never changes.  ``csat`` SLOs turn
 each ticket's first satisfaction rating into one event.
 
-:class:`Evaluator` applies a whole :class:`~exporter.config.Config` to tickets;
+:class:`Evaluator` shows a whole :class:`~exporter.config.Config` applied to tickets (the
+outcomes come from :func:`exporter.engine.decide`, as for the live exporter);
 :func:`error_budget_remaining` and :func:`window_start` give the budget figures.
 """
 
@@ -17,20 +18,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from exporter.calendar import BusinessCalendar
-from exporter.config import ALWAYS, Config, SlaConfig, SlaMode, SloConfig, SloKind
+from exporter.config import ALWAYS, Config, SlaConfig, SloConfig, SloKind
 from exporter.model import EventType, Rating, Ticket
 from exporter.sla import (
     Clock,
     ClockStatus,
     breach_instant,
-    clock_status,
     clocks_for,
     elapsed_until,
     native_status,
 )
+
+if TYPE_CHECKING:  # the engine builds on this module
+    from exporter.engine import Plan
 
 
 class Result(StrEnum):
@@ -190,6 +194,7 @@ class Evaluator:
         self.timezone = next(
             (cal.timezone for name, cal in config.calendars.items() if name != ALWAYS), "UTC"
         )
+        self._plan: Plan | None = None
 
     def clocks(self, ticket: Ticket, metric: str, at: float) -> list[Clock]:
         sla = self.slas[metric]
@@ -206,48 +211,14 @@ class Evaluator:
     def evaluate(
         self, ticket: Ticket, at: float, watermark: float | None = None
     ) -> TicketEvaluation:
-        horizon = at if watermark is None else min(at, watermark)
-        result = TicketEvaluation(ticket)
-        clocks: dict[str, list[Clock]] = {}
-        for metric, sla in self.slas.items():
-            cycles = self.clocks(ticket, metric, at)
-            clocks[metric] = cycles
-            target = sla.targets.get(ticket.priority)
-            if target is None:
-                continue
-            calendar = self.sla_calendars[metric]
-            if sla.mode is SlaMode.NATIVE:
-                result.slas[metric] = self.native_statuses(ticket, metric, cycles, at, watermark)
-                continue
-            result.slas[metric] = [
-                clock_status(c, calendar, target.seconds, at, watermark) for c in cycles
-            ]
-        for slo in self.time_slos:
-            assert slo.sla is not None
-            if not matches(slo, ticket):
-                continue
-            sla = self.slas[slo.sla]
-            threshold = threshold_seconds(slo, sla, ticket)
-            if threshold is None:
-                continue
-            calendar = self.sla_calendars[slo.sla]
-            if sla.mode is SlaMode.NATIVE and slo.threshold_fraction == 1:
-                result.slos[slo.name] = [
-                    native_outcome(slo.name, ticket.id, status, horizon)
-                    for status in result.slas.get(slo.sla, [])
-                ]
-                continue
-            result.slos[slo.name] = [
-                time_outcome(slo.name, ticket.id, c, calendar, threshold, horizon)
-                for c in clocks[slo.sla]
-            ]
-        for slo in self.csat_slos:
-            if not matches(slo, ticket):
-                continue
-            outcome = csat_outcome(slo.name, ticket, at)
-            if outcome is not None:
-                result.slos[slo.name] = [outcome]
-        return result
+        """Every clock and outcome of ``ticket`` as of ``at``, decided by the engine
+        (:func:`exporter.engine.explain`), as ``evaluate`` shows them."""
+        # imported here: the engine builds on this module
+        from exporter.engine import Plan, explain
+
+        if self._plan is None:
+            self._plan = Plan(self.config, self)
+        return explain(self._plan, ticket, at, watermark)
 
     def native_statuses(
         self, ticket: Ticket, metric: str, computed: list[Clock], at: float, watermark: float | None

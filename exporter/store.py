@@ -53,6 +53,13 @@ from typing import Any, NamedTuple
 
 from exporter import metrics
 
+# the rows a poll writes are the engine's facts (re-exported for callers of the store)
+from exporter.engine.facts import CsatRow as CsatRow
+from exporter.engine.facts import SlaOutcomeRow as SlaOutcomeRow
+from exporter.engine.facts import SlaStopRow as SlaStopRow
+from exporter.engine.facts import SloOutcomeRow as SloOutcomeRow
+from exporter.engine.facts import SolveRow as SolveRow
+
 #: (metric name, label values in the metric's label order)
 CounterKey = tuple[str, tuple[str, ...]]
 
@@ -168,45 +175,6 @@ class TicketState(NamedTuple):
     ticket_id: str
     live_state: str | None
     settled_at: float | None
-
-
-class SloOutcomeRow(NamedTuple):
-    ticket_id: str
-    slo: str
-    cycle: int
-    result: str
-    decided_at: float
-
-
-class SlaOutcomeRow(NamedTuple):
-    ticket_id: str
-    sla: str
-    cycle: int
-    priority: str
-    outcome: str
-    decided_at: float
-
-
-class SlaStopRow(NamedTuple):
-    ticket_id: str
-    sla: str
-    cycle: int
-    priority: str
-    elapsed: float
-    stopped_at: float
-
-
-class SolveRow(NamedTuple):
-    ticket_id: str
-    priority: str
-    channel: str
-    solved_at: float
-
-
-class CsatRow(NamedTuple):
-    ticket_id: str
-    rating: str
-    rated_at: float
 
 
 class SourceState(NamedTuple):

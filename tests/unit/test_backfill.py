@@ -16,8 +16,10 @@ from exporter.cli import main
 from exporter.config import parse_config
 from exporter.labels import CHANNELS
 from exporter.model import ticket_to_json
+from exporter.poller import Poller
 from exporter.records import SkipReason
 from exporter.slo import Evaluator
+from exporter.sources.file import FileSource
 from exporter.store import Store
 from tests.builders import OFFICE_CONFIG, auto_ack, csat, reply, solved, ticket, ts
 from tests.tools import require_binary
@@ -206,3 +208,40 @@ def test_the_backfill_command_reports_skipped_records(tmp_path: Path) -> None:
     argv = ["backfill", "--config", str(config), "--since", "2d", "--out", str(tmp_path / "h.om")]
     assert main(argv, out=out) == 0
     assert "(4 tickets, 3 skipped records)" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "breakdown",
+    ["", "exporter:\n  breakdown:\n    channel: [email, chat]\n"],
+    ids=["no-channel-breakdown", "channel-allowlist"],
+)
+def test_backfill_writes_the_counter_series_the_live_exporter_publishes(
+    tmp_path: Path, breakdown: str
+) -> None:
+    path = setup(tmp_path)
+    (tmp_path / "tickets.jsonl").write_text("")  # only the series that exist from the start
+    if breakdown:
+        path.write_text(path.read_text() + breakdown)
+    config = parse_config(path.read_text(), base_dir=tmp_path)
+    out = tmp_path / "history.om"
+    backfill(config, 7 * 86400, out, step=300, now=NOW, workers=1)
+    written = {
+        re.sub(r"\{.*", "", name) + "{" + ",".join(sorted(re.findall(r'"([^"]*)"', name))) + "}"
+        for name in series(out.read_text())
+    }
+    store = Store(tmp_path / "live.db")
+    try:
+        poller = Poller(config, FileSource(config.source), store, clock=lambda: NOW)
+        poller.poll_once()
+        samples = poller.snapshot.samples
+    finally:
+        store.close()
+    counters = ("helpdesk_slo_events_total", "helpdesk_sla_outcomes_total")
+    counters += ("helpdesk_csat_ratings_total", "helpdesk_tickets_created_total")
+    counters += ("helpdesk_tickets_solved_total",)
+    live = {
+        name + "{" + ",".join(sorted(sample.labels)) + "}"
+        for name in counters
+        for sample in samples[name]
+    }
+    assert written == live

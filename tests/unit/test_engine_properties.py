@@ -1,6 +1,6 @@
 """Properties of the engine on random ticket histories.
 
-Decided outcomes never change as time goes on (DESIGN: "Once decided, an
+Decided outcomes never change as time goes on (docs/design.md: "Once decided, an
 outcome never changes"), a breached clock stays breached, and the elapsed
 business time of a clock never exceeds what the calendar allows.
 """
