@@ -45,7 +45,7 @@ with warnings.catch_warnings():
 from exporter import metrics
 from exporter.config import Config, Severity, SloKind
 from exporter.model import PRIORITIES
-from exporter.pack import GENERATED_MARKER
+from exporter.pack import GENERATED_MARKER, names
 from exporter.pack.rules import (
     FORECAST_WINDOW,
     STANDARD_WINDOWS,
@@ -62,10 +62,10 @@ from exporter.pack.rules import (
 from exporter.units import format_percent
 
 TAG = "helpdesk-slo"
-OVERVIEW_UID = "helpdesk-slo-overview"
-DETAIL_UID = "helpdesk-slo-detail"
-WALLBOARD_UID = "helpdesk-slo-wallboard"
-UIDS = (OVERVIEW_UID, DETAIL_UID, WALLBOARD_UID)
+OVERVIEW_UID = names.OVERVIEW_UID
+DETAIL_UID = names.DETAIL_UID
+WALLBOARD_UID = names.WALLBOARD_UID
+UIDS = names.UIDS
 
 #: Name of the data-source variable; every panel and query points at ``${datasource}``.
 DATASOURCE_VARIABLE = "datasource"
@@ -82,12 +82,12 @@ GREEN, YELLOW, ORANGE, RED, BLUE = "green", "yellow", "orange", "red", "blue"
 
 # --- recording rule and metric names ----------------------------------------------------------
 
-OBJECTIVE = "slo:objective:ratio"
-ERROR_BUDGET = "slo:error_budget:ratio"
-TIME_PERIOD_DAYS = "slo:time_period:days"
-CURRENT_BURN_RATE = "slo:current_burn_rate:ratio"
-PERIOD_BURN_RATE = "slo:period_burn_rate:ratio"
-PERIOD_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
+OBJECTIVE = names.OBJECTIVE
+ERROR_BUDGET = names.ERROR_BUDGET
+TIME_PERIOD_DAYS = names.TIME_PERIOD_DAYS
+CURRENT_BURN_RATE = names.CURRENT_BURN_RATE
+PERIOD_BURN_RATE = names.PERIOD_BURN_RATE
+PERIOD_BUDGET_REMAINING = names.PERIOD_BUDGET_REMAINING
 #: The fixed windows of ``slo:sli_error:ratio_rate<W>`` (every SLO also has its own window).
 SLI_WINDOWS = tuple(Window(seconds) for seconds in STANDARD_WINDOWS)
 
