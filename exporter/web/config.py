@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from exporter.config import ConfigError
+from exporter.config import ConfigError, _index_lines, _Lines
 from exporter.web.tls import TlsSettings, error_reason
 from exporter.yamlfile import TextFileError, read_text, shorten, shorten_quotes, yaml_error_text
 from exporter.yamlfile import load as load_yaml
@@ -71,30 +71,18 @@ class WebConfig:
     notes: tuple[str, ...] = ()
 
 
-def _key_lines(text: str) -> dict[tuple[str, ...], int]:
-    """Line numbers of mapping keys (two levels deep), for error messages."""
-    lines: dict[tuple[str, ...], int] = {}
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return lines
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            lines[(str(key.value),)] = key.start_mark.line + 1
-            if isinstance(value, yaml.MappingNode):
-                for inner, _ in value.value:
-                    lines[(str(key.value), str(inner.value))] = inner.start_mark.line + 1
-    return lines
-
-
 class _Problems:
-    def __init__(self, file: Path, text: str) -> None:
+    """Problems of one web config, each located at its key's line (the config's line index)."""
+
+    def __init__(self, file: Path, node: yaml.Node | None) -> None:
         self.file = file
-        self.lines = _key_lines(text)
+        lines: dict[tuple[str | int, ...], int] = {}
+        _index_lines(node, (), lines, [])
+        self.lines = _Lines(lines)
         self.items: list[str] = []
 
     def add(self, path: tuple[str, ...], message: str) -> None:
-        line = self.lines.get(path) or self.lines.get(path[:1])
+        line = self.lines.line_of(path)
         where = f"{self.file}:{line}" if line else str(self.file)
         self.items.append(f"{where}: {'.'.join(path) or '(top level)'}: {message}")
 
@@ -273,12 +261,12 @@ def load_web_config(path: str | Path) -> WebConfig:
 
 def parse_web_config(text: str, file: Path) -> WebConfig:
     try:
-        data = load_yaml(text)[1]
+        node, data = load_yaml(text)
     except yaml.YAMLError as exc:
         line, problem = yaml_error_text(exc, text)
         where = f"{file}:{line}" if line is not None else str(file)
         raise ConfigError([f"{where}: not valid YAML: {problem}"]) from None
-    problems = _Problems(file, text)
+    problems = _Problems(file, node)
     notes: list[str] = []
     data = _mapping(data, (), problems)
     for key in data:
