@@ -147,7 +147,7 @@ def _latest(outcomes: Sequence[Outcome]) -> Outcome:
 def evaluation_json(
     evaluator: Evaluator, evaluations: Sequence[TicketEvaluation], at: float
 ) -> dict[str, Any]:
-    """The ``evaluate`` JSON document (shape fixed by DESIGN.md)."""
+    """The ``evaluate`` JSON document (shape fixed by docs/design.md)."""
     tickets = []
     for evaluation in evaluations:
         slas = {}
