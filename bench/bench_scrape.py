@@ -71,9 +71,9 @@ from exporter.model import (
     ticket_to_json,
 )
 from exporter.poller import Poller
-from exporter.server import ExporterApp
 from exporter.sources.base import PollResult
 from exporter.store import Store
+from exporter.web.app import ExporterApp
 
 PROMETHEUS_ACCEPT = (
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"

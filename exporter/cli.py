@@ -405,15 +405,10 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 
     from exporter.config import default_config
     from exporter.poller import Poller
-    from exporter.server import (
-        WebConfig,
-        configure_logging,
-        create_server,
-        load_web_config,
-        parse_listen_address,
-        serve_until_signalled,
-    )
     from exporter.store import Store
+    from exporter.web.config import WebConfig, load_web_config
+    from exporter.web.logs import configure_logging
+    from exporter.web.server import create_server, parse_listen_address, serve_until_signalled
 
     configure_logging(args.log_level)
     log = logging.getLogger("exporter.cli")

@@ -1,7 +1,7 @@
 """Alertmanager routing for the pack: pages and tickets to Slack, with their message templates.
 
 :func:`alertmanager_files` returns ``alertmanager/alertmanager.yml`` and
-``alertmanager/templates/slack.tmpl``.  The routing promises (``DESIGN.md``):
+``alertmanager/templates/slack.tmpl``.  The routing promises (``docs/design.md``):
 
 * alerts are grouped by ``alertname`` and ``slo``;
 * ``severity="page"`` goes to the pages channel, ``severity="ticket"`` to the
@@ -22,11 +22,11 @@ on the config alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from exporter.config import Config, Severity
+from exporter.config import Config, NotifyConfig, Severity
 from exporter.pack import GENERATED_MARKER
 
 #: Files written by :func:`alertmanager_files`, relative to the output directory.
@@ -35,13 +35,15 @@ SLACK_TEMPLATE_FILE = "alertmanager/templates/slack.tmpl"
 #: ``templates:`` entry of the config; Alertmanager resolves it against the config's directory.
 TEMPLATE_GLOB = "templates/*.tmpl"
 
-DEFAULT_PAGES_CHANNEL = "#support-pages"
-DEFAULT_SLO_CHANNEL = "#support-slo"
-DEFAULT_WEBHOOK_URL_FILE = "/etc/alertmanager/secrets/slack-webhook-url"
-DEFAULT_GRAFANA_URL = "http://localhost:3000"
+#: The ``notify:`` defaults, as the config declares them.
+_DEFAULTS = NotifyConfig()
+DEFAULT_PAGES_CHANNEL = _DEFAULTS.pages_channel
+DEFAULT_SLO_CHANNEL = _DEFAULTS.slo_channel
+DEFAULT_WEBHOOK_URL_FILE = _DEFAULTS.webhook_url_file
+DEFAULT_GRAFANA_URL = _DEFAULTS.grafana_url
 #: Runbooks are linked as ``<base>/<slo>.md``: by default the pack's own ``runbooks/`` folder.
-DEFAULT_RUNBOOK_BASE_URL = "runbooks"
-DEFAULT_USERNAME = "helpdesk-slo"
+DEFAULT_RUNBOOK_BASE_URL = _DEFAULTS.runbook_base_url
+DEFAULT_USERNAME = _DEFAULTS.username
 
 PAGES_RECEIVER = "helpdesk-slo-pages"
 SLO_RECEIVER = "helpdesk-slo-tickets"
@@ -68,38 +70,14 @@ PAGE_TIMING = Timing(group_wait="30s", group_interval="5m", repeat_interval="1h"
 TICKET_TIMING = Timing(group_wait="2m", group_interval="15m", repeat_interval="24h")
 
 
-@dataclass(frozen=True)
-class NotifySettings:
-    """Where notifications go and what they link to.
-
-    Read from the config's ``notify:`` section where it has one (see
-    :func:`notify_settings`); every value left out keeps the default below.
-    """
-
-    #: Slack channel for ``severity="page"``: someone acts now.
-    pages_channel: str = DEFAULT_PAGES_CHANNEL
-    #: Slack channel for ``severity="ticket"`` and alerts without a severity.
-    slo_channel: str = DEFAULT_SLO_CHANNEL
-    #: File holding the Slack incoming-webhook URL, as Alertmanager sees it.
-    webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE
-    #: Grafana base URL for dashboard buttons when an alert carries no absolute dashboard_url.
-    grafana_url: str = DEFAULT_GRAFANA_URL
-    #: Name the messages are posted under.
-    username: str = DEFAULT_USERNAME
-    #: Where the generated ``runbooks/`` folder is published (a wiki or a Git web view);
-    #: alerts of SLOs without ``alerting.runbook_url`` link ``<base>/<slo>.md``.
-    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
+#: Where notifications go and what they link to: the config's ``notify:`` section, whose
+#: defaults apply to every value left out.
+NotifySettings = NotifyConfig
 
 
 def notify_settings(config: Config) -> NotifySettings:
-    """The settings for ``config``: its ``notify:`` section where it has one, else the defaults."""
-    section = getattr(config, "notify", None)
-    given = {
-        field.name: str(value)
-        for field in fields(NotifySettings)
-        if (value := getattr(section, field.name, None)) is not None
-    }
-    return NotifySettings(**given)
+    """The settings for ``config``: its ``notify:`` section."""
+    return config.notify
 
 
 # --- the config -------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ import yaml
 
 from exporter import metrics
 from exporter.config import Config, ConfigError, Severity, SloConfig, SloKind
-from exporter.pack import GENERATED_MARKER
+from exporter.pack import GENERATED_MARKER, names
 from exporter.units import format_percent, format_ratio
 
 RuleFormat = Literal["prometheus", "prometheus-operator", "mimir"]
@@ -69,8 +69,6 @@ CALENDAR_DAYS = {"week": 7, "month": 30}
 #: Labels the pack's own expressions use; an SLO's labels may not shadow them.
 EXPRESSION_LABELS = frozenset({"result", "sla", "priority", "le", "job", "instance", "alertstate"})
 
-DETAIL_DASHBOARD_UID = "helpdesk-slo-detail"
-OVERVIEW_DASHBOARD_UID = "helpdesk-slo-overview"
 EXPORTER_RUNBOOK = "helpdesk-exporter"
 
 EXPORTER_DOWN_FOR = 5 * MINUTE
@@ -413,7 +411,7 @@ def _plan_slo(
         imminent_bucket=_imminent_bucket(slo, notes) if is_time else None,
         runbook_url=alerting.runbook_url or f"{base}/{slo.name}.md",
         dashboard_url=alerting.dashboard_url
-        or f"{grafana}/d/{DETAIL_DASHBOARD_UID}?var-slo={slo.name}",
+        or f"{grafana}/d/{names.DETAIL_UID}?var-slo={slo.name}",
     )
 
 
@@ -535,11 +533,11 @@ def selector(labels: Mapping[str, str], regex: Mapping[str, str] | None = None) 
 
 
 def events_name(window: Window) -> str:
-    return f"slo:sli_events:increase{window.text}"
+    return names.SLI_EVENTS_PREFIX + window.text
 
 
 def ratio_name(window: Window) -> str:
-    return f"slo:sli_error:ratio_rate{window.text}"
+    return names.SLI_ERROR_RATIO_PREFIX + window.text
 
 
 _WINDOW_PLACEHOLDER = re.compile(r"\{\{\s*\.?window\s*\}\}")
@@ -617,7 +615,7 @@ def _go_string(text: str) -> str:
 
 
 def budget_left_template(plan: SloPlan) -> str:
-    query = _recorded("slo:period_error_budget_remaining:ratio", plan)
+    query = _recorded(names.PERIOD_BUDGET_REMAINING, plan)
     return (
         "{{ with query " + _go_string(query) + " }}"
         "{{ . | first | value | humanizePercentage }}{{ else }}unknown{{ end }}"
@@ -676,12 +674,12 @@ def _period_rules(plan: SloPlan) -> list[Rule]:
     budget = number(plan.budget)
     days = number(exact_decimal(Fraction(plan.period.seconds, DAY)))
     rules = [
-        _record("slo:objective:ratio", f"vector({number(plan.objective)})", plan.labels),
-        _record("slo:error_budget:ratio", f"vector({budget})", plan.labels),
-        _record("slo:time_period:days", f"vector({days})", plan.labels),
+        _record(names.OBJECTIVE, f"vector({number(plan.objective)})", plan.labels),
+        _record(names.ERROR_BUDGET, f"vector({budget})", plan.labels),
+        _record(names.TIME_PERIOD_DAYS, f"vector({days})", plan.labels),
     ]
-    remaining = "slo:period_error_budget_remaining:ratio"
-    burn = "slo:period_burn_rate:ratio"
+    remaining = names.PERIOD_BUDGET_REMAINING
+    burn = names.PERIOD_BURN_RATE
     if _uses_gauges(plan):
         gauge = metrics.SLO_BUDGET_REMAINING.name
         rules.append(_record(remaining, f"min({gauge}{selector({'slo': plan.name})})", plan.labels))
@@ -753,7 +751,7 @@ def burn_alert(plan: SloPlan, tier: Tier) -> Rule:
         f"(over {number(tier.factor)}x for {tier.long.text})"
     )
     return _alert(
-        "SupportSLOErrorBudgetBurn",
+        names.BURN,
         "\n".join(lines),
         plan.for_seconds,
         labels,
@@ -772,7 +770,7 @@ def _period_bad_guard(plan: SloPlan) -> list[str]:
 
 
 def exhausted_alert(plan: SloPlan) -> Rule:
-    remaining = _recorded("slo:period_error_budget_remaining:ratio", plan)
+    remaining = _recorded(names.PERIOD_BUDGET_REMAINING, plan)
     lines = [f"{remaining} <= 0", *_period_bad_guard(plan)]
     description = (
         f"Error budget left: {VALUE_PERCENT}. "
@@ -781,7 +779,7 @@ def exhausted_alert(plan: SloPlan) -> Rule:
         + "; every further bad event deepens the overspend."
     )
     return _alert(
-        "SupportSLOErrorBudgetExhausted",
+        names.EXHAUSTED,
         "\n".join(lines),
         EXHAUSTED_FOR,
         {"severity": Severity.TICKET.value, **plan.labels},
@@ -791,7 +789,7 @@ def exhausted_alert(plan: SloPlan) -> Rule:
 
 def forecast_alert(plan: SloPlan) -> Rule:
     burn = f"{_recorded(ratio_name(Window(FORECAST_WINDOW)), plan)} / {number(plan.budget)}"
-    remaining = f"({_recorded('slo:period_error_budget_remaining:ratio', plan)} > 0)"
+    remaining = f"({_recorded(names.PERIOD_BUDGET_REMAINING, plan)} > 0)"
     if _uses_gauges(plan):
         assert plan.calendar is not None
         left = _calendar_time_left(plan.calendar)
@@ -809,7 +807,7 @@ def forecast_alert(plan: SloPlan) -> Rule:
         f"runs out before {ends}."
     )
     return _alert(
-        "SupportSLOBudgetExhaustionForecast",
+        names.FORECAST,
         "\n".join(lines),
         FORECAST_FOR,
         {"severity": Severity.TICKET.value, **plan.labels},
@@ -833,7 +831,7 @@ def backlog_alert(plan: SloPlan) -> Rule:
         "here first; the alert resolves as agents catch up."
     )
     return _alert(
-        "SupportSLOBacklogBreached",
+        names.BACKLOG,
         expr,
         0,
         {"severity": backlog_severity(plan).value, **plan.labels},
@@ -869,7 +867,7 @@ def imminent_alert(plan: SloPlan) -> Rule:
         f"tickets have {left} or less before their SLA deadline ({_slo_title(plan)})."
     )
     return _alert(
-        "SupportSLABreachImminent",
+        names.IMMINENT,
         expr,
         0,
         {"severity": Severity.TICKET.value, **plan.labels},
@@ -897,7 +895,7 @@ def absent_alert(plan: SloPlan, job: str) -> Rule:
             "exporter's config."
         )
     return _alert(
-        "SupportSLOMetricsAbsent",
+        names.ABSENT,
         expr,
         METRICS_ABSENT_FOR,
         {"severity": Severity.TICKET.value, **plan.labels},
@@ -910,7 +908,7 @@ def slo_groups(plan: SloPlan) -> list[Group]:
     fast: list[Rule] = _window_rules(plan, plan.fast_windows)
     fast.append(
         _record(
-            "slo:current_burn_rate:ratio",
+            names.CURRENT_BURN_RATE,
             f"{_recorded(ratio_name(Window(CURRENT_BURN_WINDOW)), plan)} / {number(plan.budget)}",
             plan.labels,
         )
@@ -981,14 +979,14 @@ def exporter_group(plan: PackPlan) -> Group:
     grafana = plan.options.grafana_url.rstrip("/")
     links = {
         "runbook_url": f"{plan.options.runbook_base_url.rstrip('/')}/{EXPORTER_RUNBOOK}.md",
-        "dashboard_url": f"{grafana}/d/{OVERVIEW_DASHBOARD_UID}",
+        "dashboard_url": f"{grafana}/d/{names.OVERVIEW_UID}",
     }
     down = plan.source_down_after
     stale = plan.source_stale_after
     trend = Window(LAG_TREND_WINDOW)
     rules: list[Rule] = [
         _alert(
-            "HelpdeskExporterDown",
+            names.EXPORTER_DOWN,
             f"{up} == 0\nor\nabsent({up})",
             EXPORTER_DOWN_FOR,
             {"severity": Severity.PAGE.value, **plan.exporter_labels},
@@ -1004,7 +1002,7 @@ def exporter_group(plan: PackPlan) -> Group:
             },
         ),
         _alert(
-            "HelpdeskSourceDown",
+            names.SOURCE_DOWN,
             source_down_expr(plan),
             SOURCE_DOWN_FOR,
             {"severity": Severity.PAGE.value, **plan.exporter_labels},
@@ -1021,7 +1019,7 @@ def exporter_group(plan: PackPlan) -> Group:
             },
         ),
         _alert(
-            "HelpdeskSourceStale",
+            names.SOURCE_STALE,
             source_stale_expr(plan),
             SOURCE_STALE_FOR,
             {"severity": Severity.PAGE.value, **plan.exporter_labels},
@@ -1035,7 +1033,7 @@ def exporter_group(plan: PackPlan) -> Group:
             },
         ),
         _alert(
-            "HelpdeskSourceLagging",
+            names.SOURCE_LAGGING,
             source_lagging_expr(plan),
             SOURCE_LAGGING_FOR,
             {"severity": Severity.TICKET.value, **plan.exporter_labels},

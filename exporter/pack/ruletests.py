@@ -48,6 +48,7 @@ from typing import Any
 
 from exporter import metrics
 from exporter.config import Severity, SloKind
+from exporter.pack import names
 from exporter.pack.rules import (
     EXHAUSTED_FOR,
     FORECAST_FOR,
@@ -100,17 +101,17 @@ MARGIN = 3
 #: How far the model looks for a page or a ticket before giving up.
 HORIZON = 12 * 60
 
-BURN = "SupportSLOErrorBudgetBurn"
-EXHAUSTED = "SupportSLOErrorBudgetExhausted"
-FORECAST = "SupportSLOBudgetExhaustionForecast"
-BACKLOG = "SupportSLOBacklogBreached"
-IMMINENT = "SupportSLABreachImminent"
-ABSENT = "SupportSLOMetricsAbsent"
-EXPORTER_DOWN = "HelpdeskExporterDown"
-SOURCE_DOWN = "HelpdeskSourceDown"
-SOURCE_STALE = "HelpdeskSourceStale"
-SOURCE_LAGGING = "HelpdeskSourceLagging"
-SOURCE_ALERTS = (SOURCE_DOWN, SOURCE_STALE, SOURCE_LAGGING)
+BURN = names.BURN
+EXHAUSTED = names.EXHAUSTED
+FORECAST = names.FORECAST
+BACKLOG = names.BACKLOG
+IMMINENT = names.IMMINENT
+ABSENT = names.ABSENT
+EXPORTER_DOWN = names.EXPORTER_DOWN
+SOURCE_DOWN = names.SOURCE_DOWN
+SOURCE_STALE = names.SOURCE_STALE
+SOURCE_LAGGING = names.SOURCE_LAGGING
+SOURCE_ALERTS = names.SOURCE_ALERTS
 #: ``le`` bounds a gauge histogram of time to breach is written with (plus +Inf).
 BUCKETS = (*metrics.TIME_TO_BREACH_BUCKETS, float("inf"))
 #: Seconds left on the running clocks of the imminent-breach test.
@@ -661,21 +662,23 @@ class _Builder:
         for plan in self.plan.slos:
             sel = selector(plan.selector)
             ratios = [(series(ratio_name(w), plan.labels), 0.0) for w in plan.windows]
-            group.samples(f'{{__name__=~"slo:sli_error:ratio_rate.+", {sel[1:-1]}}}', check, ratios)
+            ratio_names = f'__name__=~"{names.SLI_ERROR_RATIO_PREFIX}.+"'
+            group.samples(f"{{{ratio_names}, {sel[1:-1]}}}", check, ratios)
             counts = [
                 (series(events_name(w), {**plan.labels, "result": result}), 0.0)
                 for w in plan.windows
                 for result in ("bad", "total")
             ]
-            group.samples(f'{{__name__=~"slo:sli_events:increase.+", {sel[1:-1]}}}', check, counts)
+            event_names = f'__name__=~"{names.SLI_EVENTS_PREFIX}.+"'
+            group.samples(f"{{{event_names}, {sel[1:-1]}}}", check, counts)
             days = Fraction(plan.period.seconds, 86400)
             for name, value in (
-                ("slo:current_burn_rate:ratio", 0.0),
-                ("slo:period_burn_rate:ratio", 0.0),
-                ("slo:period_error_budget_remaining:ratio", 1.0),
-                ("slo:objective:ratio", float(plan.objective)),
-                ("slo:error_budget:ratio", float(plan.budget)),
-                ("slo:time_period:days", float(days)),
+                (names.CURRENT_BURN_RATE, 0.0),
+                (names.PERIOD_BURN_RATE, 0.0),
+                (names.PERIOD_BUDGET_REMAINING, 1.0),
+                (names.OBJECTIVE, float(plan.objective)),
+                (names.ERROR_BUDGET, float(plan.budget)),
+                (names.TIME_PERIOD_DAYS, float(days)),
             ):
                 group.samples(name + sel, check, [(series(name, plan.labels), value)])
             quiet = {"slo": plan.name, "service": plan.service}

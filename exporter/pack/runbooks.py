@@ -34,6 +34,7 @@ from exporter.config import (
 from exporter.model import PRIORITIES, Author
 from exporter.pack import GENERATED_MARKER
 from exporter.pack import alertmanager as notify
+from exporter.pack.names import DETAIL_UID, OVERVIEW_UID, WALLBOARD_UID
 from exporter.units import format_duration, format_percent
 
 if TYPE_CHECKING:
@@ -272,10 +273,6 @@ class Links:
 
 def _links(pack: PackPlan, slo: SloConfig | None) -> Links:
     """Dashboard links on the Grafana the rules' ``dashboard_url`` annotations point at."""
-    # imported here: the dashboards module reads the rules' plan, and the rules may link
-    # runbooks through default_runbook_url, so a module-level import would be circular
-    from exporter.pack.dashboards import DETAIL_UID, OVERVIEW_UID, WALLBOARD_UID
-
     grafana = pack.options.grafana_url.rstrip("/")
     detail = f"{grafana}/d/{DETAIL_UID}"
     configured = None

@@ -24,19 +24,12 @@ import pytest
 from exporter import __version__, metrics
 from exporter.config import Config, ConfigError, parse_config
 from exporter.poller import Readiness
-from exporter.server import (
-    BasicAuth,
-    ExporterApp,
-    ExporterServer,
-    ListenAddress,
-    LogFormatter,
-    WebConfig,
-    configure_logging,
-    create_server,
-    parse_listen_address,
-    parse_web_config,
-)
 from exporter.snapshot import EMPTY, Sample, Snapshot
+from exporter.web.app import ExporterApp
+from exporter.web.auth import BasicAuthChecker
+from exporter.web.config import WebConfig, parse_web_config
+from exporter.web.logs import LogFormatter, configure_logging
+from exporter.web.server import ExporterServer, ListenAddress, create_server, parse_listen_address
 from tests.builders import OFFICE_CONFIG
 from tests.certs import CLIENT_SAN, Certificates, make_certificates
 
@@ -308,12 +301,12 @@ def test_metrics_render_failure_is_a_500_not_a_crash(caplog: pytest.LogCaptureFi
     ],
 )
 def test_basic_auth(header: str | None, allowed: bool) -> None:
-    assert BasicAuth({"prometheus": HASH}).authorize(header) is allowed
+    assert BasicAuthChecker({"prometheus": HASH}).authorize(header) is allowed
 
 
 def test_basic_auth_remembers_success_briefly() -> None:
     clock = Clock()
-    auth = BasicAuth({"prometheus": HASH}, cache_seconds=60, clock=clock)
+    auth = BasicAuthChecker({"prometheus": HASH}, cache_seconds=60, clock=clock)
     header = basic("prometheus", PASSWORD)
     assert auth.authorize(header) and auth.checks == 1
     clock.now += 59
@@ -323,7 +316,7 @@ def test_basic_auth_remembers_success_briefly() -> None:
 
 
 def test_basic_auth_never_remembers_failures_or_other_passwords() -> None:
-    auth = BasicAuth({"prometheus": HASH}, clock=Clock())
+    auth = BasicAuthChecker({"prometheus": HASH}, clock=Clock())
     assert auth.authorize(basic("prometheus", PASSWORD))
     assert not auth.authorize(basic("prometheus", "wrong"))
     assert not auth.authorize(basic("prometheus", "wrong"))
@@ -331,13 +324,13 @@ def test_basic_auth_never_remembers_failures_or_other_passwords() -> None:
 
 
 def test_unknown_users_still_cost_a_bcrypt_check() -> None:
-    auth = BasicAuth({"prometheus": HASH})
+    auth = BasicAuthChecker({"prometheus": HASH})
     assert not auth.authorize(basic("intruder", "x"))
     assert auth.checks == 1
 
 
 def test_concurrent_first_checks_run_bcrypt_once() -> None:
-    auth = BasicAuth({"prometheus": HASH})
+    auth = BasicAuthChecker({"prometheus": HASH})
     header = basic("prometheus", PASSWORD)
     results: list[bool] = []
     threads = [
@@ -352,7 +345,7 @@ def test_concurrent_first_checks_run_bcrypt_once() -> None:
 
 
 def test_unauthorized_response_asks_for_basic_auth_on_every_path() -> None:
-    app = ExporterApp(FakePoller(ready=True), config(), auth=BasicAuth({"prometheus": HASH}))
+    app = ExporterApp(FakePoller(ready=True), config(), auth=BasicAuthChecker({"prometheus": HASH}))
     for path in ("/metrics", "/", "/healthz", "/ready", "/nope"):
         response = app.handle("GET", path)
         assert response.status == 401

@@ -1,0 +1,31 @@
+"""The exporter's log lines: one line per record, UTC timestamps, a chosen level."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import TextIO
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class LogFormatter(logging.Formatter):
+    """One line per record: ``2026-11-02T08:15:00.123Z info exporter.poller poll done k=v``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        text = f"{stamp}.{int(record.msecs):03d}Z {record.levelname.lower()} {record.name} "
+        text += record.getMessage()
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
+    """Send every log record to ``stream`` (stderr) in :class:`LogFormatter`'s format."""
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(LogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
