@@ -149,6 +149,7 @@ class SourceType(StrEnum):
     FRESHDESK = "freshdesk"
     JIRA = "jira"
     ZAMMAD = "zammad"
+    INTERCOM = "intercom"
     DEMO = "demo"
     FILE = "file"
 
@@ -159,9 +160,19 @@ MAX_THRESHOLD_RATIO = Decimal(10)
 MAX_POLL_INTERVAL = parse_duration("1d")
 
 _NEEDS_URL = {SourceType.ZENDESK, SourceType.FRESHDESK, SourceType.JIRA, SourceType.ZAMMAD}
+#: The base URL of a hosted API when ``source.url`` is not given.
+DEFAULT_URLS = {SourceType.INTERCOM: "https://api.intercom.io"}
 #: The source types this build can poll; the others are named so that `check` can refuse them.
 POLLED_TYPES = (SourceType.ZENDESK, SourceType.FRESHDESK, SourceType.FILE, SourceType.DEMO)
-_HTTP = frozenset({SourceType.ZENDESK, SourceType.FRESHDESK})
+_HTTP = frozenset(
+    {
+        SourceType.ZENDESK,
+        SourceType.FRESHDESK,
+        SourceType.JIRA,
+        SourceType.ZAMMAD,
+        SourceType.INTERCOM,
+    }
+)
 #: ``source`` keys that only some source types read; any other type refuses them.
 SOURCE_KEY_READERS: Mapping[str, frozenset[SourceType]] = {
     "url": _HTTP,
@@ -175,7 +186,10 @@ SOURCE_KEY_READERS: Mapping[str, frozenset[SourceType]] = {
     "priority_map": _HTTP,
     "status_map": _HTTP,
     "ai_agent_ids": _HTTP,
-    "email": frozenset({SourceType.ZENDESK}),
+    "email": frozenset({SourceType.ZENDESK, SourceType.JIRA}),
+    "projects": frozenset({SourceType.JIRA}),
+    "sla_names": frozenset({SourceType.JIRA}),
+    "api_version": frozenset({SourceType.INTERCOM}),
     "auth": frozenset({SourceType.ZENDESK}),
     "ai_agent_channels": frozenset({SourceType.ZENDESK}),
     "resolution_metric": frozenset({SourceType.ZENDESK}),
@@ -230,6 +244,17 @@ class SourceConfig(_Strict):
         default="agent_work_time",
         description="Zendesk native mode: which metric is the resolution clock",
     )
+    projects: tuple[str, ...] = Field(
+        default=(),
+        description="jira: service desk project keys to read (all the token can see if empty)",
+    )
+    sla_names: Annotated[dict[str, str], BeforeValidator(_string_keys)] = Field(
+        default_factory=dict,
+        description="jira native mode: our SLA metric -> the name of the Jira SLA",
+    )
+    api_version: str = Field(
+        default="2.11", description="intercom: the Intercom-Version header sent"
+    )
     #: ``file:line`` of ``token_file``/``token_env`` in the config, for :func:`read_secret`.
     _secret_at: str | None = PrivateAttr(default=None)
 
@@ -280,14 +305,13 @@ class SourceConfig(_Strict):
         problems = []
         if self.type is SourceType.FILE and self.path is None:
             problems.append("a file source needs `path:` (a JSON Lines file of tickets)")
-        if self.type in _NEEDS_URL:
-            if self.url is None:
-                problems.append(f"a {self.type.value} source needs `url:`")
-            if self.token_file is None and self.token_env is None:
-                problems.append(
-                    f"a {self.type.value} source needs `token_file:` or `token_env:` "
-                    "(secrets are never written in the config)"
-                )
+        if self.type in _NEEDS_URL and self.url is None:
+            problems.append(f"a {self.type.value} source needs `url:`")
+        if self.type in _HTTP and self.token_file is None and self.token_env is None:
+            problems.append(
+                f"a {self.type.value} source needs `token_file:` or `token_env:` "
+                "(secrets are never written in the config)"
+            )
         if self.token_file is not None and self.token_env is not None:
             problems.append("give either token_file or token_env, not both")
         for key in ("poll_timeout", "max_retry_after"):
@@ -298,6 +322,12 @@ class SourceConfig(_Strict):
                 )
         if self.poll_timeout.seconds < self.timeout.seconds:
             problems.append("poll_timeout must be at least timeout (one whole request)")
+        unknown = sorted(set(self.sla_names) - set(SLA_METRICS))
+        if unknown:
+            problems.append(
+                f"sla_names: {', '.join(unknown)} is not an SLA metric "
+                f"(known: {', '.join(SLA_METRICS)})"
+            )
         if self.type is SourceType.ZENDESK and self.auth != "oauth" and self.email is None:
             problems.append(
                 "a zendesk source with API token auth needs `email:` (the token's owner)"

@@ -39,7 +39,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from exporter.calendar import BusinessCalendar
-from exporter.config import SourceConfig
+from exporter.config import Config, SourceConfig
 from exporter.model import CLOSED_STATUSES, Author, EventType, Priority, Rating, Ticket, TicketEvent
 from exporter.sources.base import PollResult
 
@@ -575,3 +575,8 @@ def _parse_cursor(cursor: str | None) -> float | None:
     except ValueError:
         return None
     return since if math.isfinite(since) else None
+
+
+def build(config: Config) -> DemoSource:
+    """The demo source of a config (``source.type: demo``)."""
+    return DemoSource(config.source)

@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 
-from exporter.config import SourceConfig
+from exporter.config import Config, SourceConfig
 from exporter.model import InstantRangeError, Ticket, TicketFormatError, ticket_from_json
 from exporter.records import SkippedRecord, SkipReason, describe
 from exporter.sources.base import PollResult, SourceError
@@ -111,3 +111,8 @@ class FileSource:
             return PollResult([], cursor, now, requests=0)
         tickets, problems = read_tickets(self.path)
         return PollResult(tickets, fingerprint, now, problems, requests=1)
+
+
+def build(config: Config) -> FileSource:
+    """The file source of a config (``source.type: file``)."""
+    return FileSource(config.source)

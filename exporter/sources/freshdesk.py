@@ -114,7 +114,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from requests.utils import parse_header_links
 
-from exporter.config import ConfigError, SourceConfig, read_secret
+from exporter.config import Config, ConfigError, SourceConfig, read_secret
 from exporter.model import (
     CLOSED_STATUSES,
     Author,
@@ -1217,3 +1217,8 @@ def _int(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     return None
+
+
+def build(config: Config) -> FreshdeskSource:
+    """The Freshdesk source of a config (``source.type: freshdesk``)."""
+    return FreshdeskSource(config.source)

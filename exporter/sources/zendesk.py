@@ -97,7 +97,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from exporter.config import ConfigError, SourceConfig, read_secret
+from exporter.config import Config, ConfigError, SlaMode, SourceConfig, read_secret
 from exporter.model import (
     Author,
     EventType,
@@ -1078,3 +1078,15 @@ def _remember(target: dict[str, str], new: Mapping[str, str]) -> None:
     if len(target) > ID_CACHE_LIMIT:
         for key in list(target)[: len(target) - ID_CACHE_LIMIT]:
             del target[key]
+
+
+def build(config: Config) -> ZendeskSource:
+    """The Zendesk source of a config; native SLAs add the metric-events export.
+
+    That export costs a third of Zendesk's incremental-export budget, so it is
+    read only when a native SLA needs it.
+    """
+    native = (config.sla_import is not None and config.sla_import.mode is SlaMode.NATIVE) or any(
+        sla.mode is SlaMode.NATIVE for sla in config.slas.values()
+    )
+    return ZendeskSource(config.source, native=native)
