@@ -51,6 +51,13 @@ SLO_WAITING_PAST_THRESHOLD = _m(
     ("slo",),
     "Open tickets whose clock is still running past the SLO threshold (already bad, unanswered).",
 )
+SLO_TIME_TO_THRESHOLD = _m(
+    "helpdesk_slo_time_to_threshold_seconds",
+    "gaugehistogram",
+    ("slo",),
+    "Open tickets whose SLO clock runs, by wall-clock seconds until it passes the SLO threshold "
+    "on its business calendar (le=0: already past).",
+)
 SLA_OUTCOMES = _m(
     "helpdesk_sla_outcomes_total",
     "counter",
@@ -182,6 +189,7 @@ ALL: tuple[MetricSpec, ...] = (
     SLO_PERIOD_EVENTS,
     SLO_BUDGET_REMAINING,
     SLO_WAITING_PAST_THRESHOLD,
+    SLO_TIME_TO_THRESHOLD,
     SLA_OUTCOMES,
     SLA_OPEN_TIMERS,
     SLA_TIME_TO_BREACH,
@@ -208,6 +216,21 @@ ALL: tuple[MetricSpec, ...] = (
 
 #: Bucket bounds (seconds) of the time-to-breach gauge histogram and the elapsed histogram.
 TIME_TO_BREACH_BUCKETS = (0.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0)
+#: ``le`` bounds of :data:`SLO_TIME_TO_THRESHOLD`: the lead times an imminent-backlog alert
+#: can choose from (``alerting.imminent_lead``).
+TIME_TO_THRESHOLD_BUCKETS = (
+    0.0,
+    300.0,
+    600.0,
+    900.0,
+    1200.0,
+    1800.0,
+    3600.0,
+    7200.0,
+    14400.0,
+    28800.0,
+    86400.0,
+)
 ELAPSED_BUCKETS = (
     300.0,
     900.0,

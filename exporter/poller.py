@@ -212,6 +212,12 @@ class Timeline:
         count = len(self._times) - index
         return count, math.fsum(self._times[index:]) - count * instant
 
+    def sum_all(self, instant: float) -> tuple[int, float]:
+        """Count and sum of ``t - instant`` over every instant (earlier ones are negative)."""
+        self._settle()
+        count = len(self._times)
+        return count, math.fsum(self._times) - count * instant
+
     def nearest_from(self, instant: float, limit: int) -> list[tuple[float, str]]:
         """The ``limit`` earliest instants at or after ``instant``, with their tickets."""
         self._settle()
@@ -1185,6 +1191,7 @@ class Poller:
         histograms: dict[str, list[HistogramSample]] = {
             metrics.SLA_TIME_TO_BREACH.name: [],
             metrics.SLA_ELAPSED.name: [],
+            metrics.SLO_TIME_TO_THRESHOLD.name: [],
         }
         config = self.config
         sla_priorities = [
@@ -1267,6 +1274,15 @@ class Poller:
                 metrics.SLO_WAITING_PAST_THRESHOLD,
                 (slo.name,),
                 float(waiting.count_before(now)) if waiting is not None else 0.0,
+            )
+            # cumulative: a ticket already past its threshold is in every bucket
+            crossing = tuple(
+                (bound, float(waiting.count_until(now + bound)) if waiting is not None else 0.0)
+                for bound in metrics.TIME_TO_THRESHOLD_BUCKETS
+            )
+            count, seconds = waiting.sum_all(now) if waiting is not None else (0, 0.0)
+            histograms[metrics.SLO_TIME_TO_THRESHOLD.name].append(
+                HistogramSample((slo.name,), crossing, float(count), seconds)
             )
 
         # SLA clock gauges

@@ -101,6 +101,12 @@ TIME_TO_BREACH = HistogramSample(
     count=6.0,
     sum=12345.0,
 )
+TIME_TO_THRESHOLD = HistogramSample(
+    labels=("urgent-first-response",),
+    buckets=((0.0, 1.0), (600.0, 2.0), (1800.0, 3.0)),
+    count=3.0,
+    sum=-300.0,
+)
 
 
 def histogram_snapshot() -> Snapshot:
@@ -109,6 +115,7 @@ def histogram_snapshot() -> Snapshot:
         histograms={
             metrics.SLA_ELAPSED.name: (ELAPSED,),
             metrics.SLA_TIME_TO_BREACH.name: (TIME_TO_BREACH,),
+            metrics.SLO_TIME_TO_THRESHOLD.name: (TIME_TO_THRESHOLD,),
         },
     )
 
@@ -249,7 +256,7 @@ def test_full_snapshot_round_trips_through_openmetrics() -> None:
 
 
 @pytest.mark.parametrize("spec", HISTOGRAMS, ids=lambda s: s.name)
-def test_histograms_declare_two_labels_plus_le(spec: MetricSpec) -> None:
+def test_histograms_declare_their_labels_plus_le(spec: MetricSpec) -> None:
     registry = build_registry(Holder(histogram_snapshot()))
     buckets = [
         s
