@@ -56,7 +56,7 @@ SLO_TIME_TO_THRESHOLD = _m(
     "gaugehistogram",
     ("slo",),
     "Open tickets whose SLO clock runs, by wall-clock seconds until it passes the SLO threshold "
-    "on its business calendar (le=0: already past).",
+    "on its business calendar (le=0: already past; they count 0 in _gsum).",
 )
 SLA_OUTCOMES = _m(
     "helpdesk_sla_outcomes_total",

@@ -213,10 +213,9 @@ class Timeline:
         return count, math.fsum(self._times[index:]) - count * instant
 
     def sum_all(self, instant: float) -> tuple[int, float]:
-        """Count and sum of ``t - instant`` over every instant (earlier ones are negative)."""
-        self._settle()
-        count = len(self._times)
-        return count, math.fsum(self._times) - count * instant
+        """Count of every instant and sum of ``t - instant``, earlier instants counting 0."""
+        count, seconds = self.sum_from(instant)
+        return len(self._times), seconds
 
     def nearest_from(self, instant: float, limit: int) -> list[tuple[float, str]]:
         """The ``limit`` earliest instants at or after ``instant``, with their tickets."""

@@ -105,7 +105,7 @@ TIME_TO_THRESHOLD = HistogramSample(
     labels=("urgent-first-response",),
     buckets=((0.0, 1.0), (600.0, 2.0), (1800.0, 3.0)),
     count=3.0,
-    sum=-300.0,
+    sum=900.0,
 )
 
 
