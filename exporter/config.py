@@ -624,6 +624,21 @@ class AlertingConfig(_Strict):
     min_bad_events: int = Field(default=3, ge=0)
     for_: DurationValue | None = Field(default=None, alias="for")
     backlog_tickets: int = Field(default=2, ge=1)
+    backlog_for: DurationValue = Field(
+        default=parse_duration("10m"),
+        description="how long SupportSLOBacklogBreached must hold before it fires",
+    )
+    imminent_tickets: int | None = Field(
+        default=None,
+        ge=1,
+        description="SupportSLOBacklogImminent: tickets past the threshold within the lead "
+        "time (default: backlog_tickets)",
+    )
+    imminent_lead: PositiveDuration | None = Field(
+        default=None,
+        description="SupportSLOBacklogImminent: how far ahead it looks (default: a third of "
+        "the SLO's shortest threshold, at least 5m)",
+    )
     breach_imminent: PositiveDuration = parse_duration("15m")
 
 

@@ -214,7 +214,7 @@ class Timeline:
 
     def sum_all(self, instant: float) -> tuple[int, float]:
         """Count of every instant and sum of ``t - instant``, earlier instants counting 0."""
-        count, seconds = self.sum_from(instant)
+        _, seconds = self.sum_from(instant)
         return len(self._times), seconds
 
     def nearest_from(self, instant: float, limit: int) -> list[tuple[float, str]]:

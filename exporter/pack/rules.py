@@ -240,6 +240,12 @@ class SloPlan:
     min_bad_events: int
     for_seconds: int
     backlog_tickets: int | None
+    #: ``for:`` of ``SupportSLOBacklogBreached``, seconds.
+    backlog_for: int
+    #: ``SupportSLOBacklogImminent``: tickets past the threshold within ``backlog_lead``...
+    backlog_imminent_tickets: int | None
+    #: ...the bucket of ``helpdesk_slo_time_to_threshold_seconds`` it reads (seconds).
+    backlog_lead: float | None
     #: Bucket of ``helpdesk_sla_time_to_breach_seconds`` read by the imminent-breach alert.
     imminent_bucket: float | None
     runbook_url: str
@@ -408,6 +414,11 @@ def _plan_slo(
         min_bad_events=alerting.min_bad_events,
         for_seconds=round(alerting.for_.seconds) if alerting.for_ is not None else 0,
         backlog_tickets=alerting.backlog_tickets if is_time else None,
+        backlog_for=round(alerting.backlog_for.seconds),
+        backlog_imminent_tickets=(
+            (alerting.imminent_tickets or alerting.backlog_tickets) if is_time else None
+        ),
+        backlog_lead=_backlog_lead(config, slo, notes) if is_time else None,
         imminent_bucket=_imminent_bucket(slo, notes) if is_time else None,
         runbook_url=alerting.runbook_url or f"{base}/{slo.name}.md",
         dashboard_url=alerting.dashboard_url
@@ -498,6 +509,49 @@ def _plan_tiers(
             )
         )
     return tiers
+
+
+#: ``SupportSLOBacklogImminent`` looks ahead a third of the SLO's shortest threshold by default...
+DEFAULT_LEAD_SHARE = Fraction(1, 3)
+#: ...and never less than this.
+MIN_LEAD = 5 * MINUTE
+
+
+def shortest_threshold(config: Config, slo: SloConfig) -> float | None:
+    """The SLO's threshold in seconds, the shortest of its priorities when it is a share."""
+    duration = slo.threshold_duration
+    if duration is not None:
+        return duration.seconds
+    fraction = slo.threshold_fraction
+    if fraction is None or slo.sla is None or slo.sla not in config.slas:
+        return None
+    sla = config.slas[slo.sla]
+    wanted = set(slo.match.priority) or set(sla.targets)
+    targets = [target.seconds for priority, target in sla.targets.items() if priority in wanted]
+    return float(fraction) * min(targets) if targets else None
+
+
+def _backlog_lead(config: Config, slo: SloConfig, notes: list[str]) -> float:
+    """The ``le`` bucket the imminent-backlog alert reads: the lead, rounded down to a bucket."""
+    buckets = [b for b in metrics.TIME_TO_THRESHOLD_BUCKETS if b > 0]
+    configured = slo.alerting.imminent_lead
+    if configured is None:
+        threshold = shortest_threshold(config, slo)
+        wanted = (
+            max(MIN_LEAD, float(threshold * DEFAULT_LEAD_SHARE))
+            if threshold is not None
+            else 2 * MIN_LEAD
+        )
+    else:
+        wanted = configured.seconds
+    chosen = max((b for b in buckets if b <= wanted), default=buckets[0])
+    if configured is not None and chosen != wanted:
+        notes.append(
+            f"slo {slo.name}: alerting.imminent_lead {configured} is not a bucket of "
+            f"{metrics.SLO_TIME_TO_THRESHOLD.name}; looking {format_window(round(chosen))} "
+            "ahead instead"
+        )
+    return chosen
 
 
 def _imminent_bucket(slo: SloConfig, notes: list[str]) -> float:
@@ -833,10 +887,57 @@ def backlog_alert(plan: SloPlan) -> Rule:
     return _alert(
         names.BACKLOG,
         expr,
-        0,
+        plan.backlog_for,
         {"severity": backlog_severity(plan).value, **plan.labels},
         _common_annotations(
             plan, f"{plan.name}: open tickets are waiting past the SLO threshold", description
+        ),
+    )
+
+
+def backlog_imminent_alert(plan: SloPlan) -> Rule:
+    """Tickets will pass the threshold within the lead time faster than the team answers them.
+
+    Two conditions, both needed: at least ``k`` open tickets whose clock runs will be past
+    the threshold within the lead (those already past included), and more of them than the
+    team answered in time over the last lead time -- at the pace of the last minutes they
+    cannot all be answered in time.  A team that is busy but keeping up answers more than
+    that and stays quiet; a queue that waits overnight is not counted until the morning,
+    because the time to the threshold is counted on the SLO's business calendar.
+    """
+    assert plan.backlog_lead is not None and plan.backlog_imminent_tickets is not None
+    lead = Window(round(plan.backlog_lead))
+    bucket = (
+        f"{metrics.SLO_TIME_TO_THRESHOLD.name}_bucket"
+        f"{selector({'slo': plan.name}, le_matcher(plan.backlog_lead))}"
+    )
+    answered = (
+        f"increase({metrics.SLO_EVENTS.name}{selector({'slo': plan.name, 'result': 'good'})}"
+        f"[{lead.text}])"
+    )
+    expr = "\n".join(
+        [
+            f"max({bucket}) >= {plan.backlog_imminent_tickets}",
+            "and on ()",
+            f"max({bucket})",
+            f"  > on () (max({answered}) or on () vector(0))",
+        ]
+    )
+    description = (
+        f"{VALUE_0F} open tickets of {_slo_title(plan)} will be waiting past "
+        f"{plan.threshold_text} within {lead.text} (alert at {plan.backlog_imminent_tickets}), "
+        f"more than the team answered in time in the last {lead.text}. At this pace they will "
+        "be late: the minutes left are for answering them, oldest first."
+    )
+    return _alert(
+        names.BACKLOG_IMMINENT,
+        expr,
+        0,
+        {"severity": backlog_severity(plan).value, **plan.labels},
+        _common_annotations(
+            plan,
+            f"{plan.name}: tickets will pass the SLO threshold within {lead.text}",
+            description,
         ),
     )
 
@@ -916,6 +1017,8 @@ def slo_groups(plan: SloPlan) -> list[Group]:
     fast += [burn_alert(plan, tier) for tier in plan.tiers if tier.fast]
     if plan.backlog_tickets is not None:
         fast.append(backlog_alert(plan))
+    if plan.backlog_lead is not None:
+        fast.append(backlog_imminent_alert(plan))
     if plan.imminent_bucket is not None:
         fast.append(imminent_alert(plan))
     slow: list[Rule] = _window_rules(plan, plan.slow_windows)
