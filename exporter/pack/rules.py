@@ -22,7 +22,9 @@ Choices that matter (``rules/README.md`` explains them to operators):
   rescaled to that maximum: it then fires when every event in both windows
   is bad.  With ``dead_tiers="drop"`` it is left out instead.
 * Every burn tier also needs ``min_bad_events`` bad events in its long window,
-  so one late ticket in a quiet hour does not page.
+  so one late ticket in a quiet hour does not page, and two of them (or
+  ``min_bad_events`` when lower) in its short window, so that one late ticket in
+  the hours after an incident does not page again.
 * Windows up to 6h are recorded every minute, longer ones every 5 minutes.
   Rules that read a recorded series sit in the same group after it, or read a
   series that is recorded every minute, so no rule reads a value that may
@@ -56,6 +58,8 @@ DAY = 86400
 
 #: Windows recorded for every SLO (plus the SLO's own window and any tier windows).
 STANDARD_WINDOWS = (5 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 6 * HOUR, DAY, 3 * DAY)
+#: Bad events a burn tier needs in its short window too (when ``min_bad_events`` is as high).
+SHORT_WINDOW_BAD_EVENTS = 2
 #: Windows up to this length are recorded in the fast group.
 FAST_WINDOW_LIMIT = 6 * HOUR
 FAST_INTERVAL = "1m"
@@ -214,6 +218,15 @@ class Tier:
     @property
     def fast(self) -> bool:
         return self.long.seconds <= FAST_WINDOW_LIMIT
+
+    @property
+    def short_min_bad_events(self) -> int:
+        """Bad events the short window needs: the burn must still be going on.
+
+        The long window keeps an incident's late tickets for hours after it ended; without
+        this, one new late ticket in that time would page again.
+        """
+        return min(SHORT_WINDOW_BAD_EVENTS, self.min_bad_events)
 
     def budget_share(self, period: Window) -> Fraction:
         """Share of the period's budget spent in the long window at the threshold."""
@@ -770,6 +783,8 @@ def burn_alert(plan: SloPlan, tier: Tier) -> Rule:
     if tier.min_bad_events > 0:
         guard_expr = f"{_bad_events(plan, tier.long)} >= {tier.min_bad_events}"
         lines += ["and ignoring (result)", guard_expr]
+        short_guard = f"{_bad_events(plan, tier.short)} >= {tier.short_min_bad_events}"
+        lines += ["and ignoring (result)", short_guard]
     labels = {
         "severity": tier.severity.value,
         **plan.labels,
@@ -791,7 +806,8 @@ def burn_alert(plan: SloPlan, tier: Tier) -> Rule:
             f"budget goes in {tier.long.text}."
         )
     guard = (
-        f" At least {tier.min_bad_events} bad events in the last {tier.long.text}."
+        f" At least {tier.min_bad_events} bad events in the last {tier.long.text}, "
+        f"{tier.short_min_bad_events} of them in the last {tier.short.text}."
         if tier.min_bad_events > 0
         else ""
     )

@@ -73,6 +73,7 @@ from exporter.pack.rules import (
     Window,
     absent_alert,
     backlog_alert,
+    backlog_imminent_alert,
     budget_left_template,
     burn_alert,
     dump_yaml,
@@ -105,6 +106,7 @@ BURN = names.BURN
 EXHAUSTED = names.EXHAUSTED
 FORECAST = names.FORECAST
 BACKLOG = names.BACKLOG
+BACKLOG_IMMINENT = names.BACKLOG_IMMINENT
 IMMINENT = names.IMMINENT
 ABSENT = names.ABSENT
 EXPORTER_DOWN = names.EXPORTER_DOWN
@@ -171,6 +173,7 @@ def tier_condition(tier: Tier, data: Traffic, minute: int) -> bool:
         over(error_ratio(data, minute, tier.long.minutes))
         and over(error_ratio(data, minute, tier.short.minutes))
         and _delta(data.bad, minute, tier.long.minutes) >= tier.min_bad_events
+        and _delta(data.bad, minute, tier.short.minutes) >= tier.short_min_bad_events
     )
 
 
@@ -808,6 +811,56 @@ class _Builder:
                 group.silent(self._page(plan), minute)
         return group
 
+    def aftermath(self) -> ScenarioGroup | None:
+        """Hours after an incident, one new late ticket does not page again.
+
+        Sparse traffic (a good event every 30 minutes); an incident of four late tickets
+        in 40 minutes; two hours of normal work; then one late ticket.  The long windows
+        still hold the incident, so the long-window guard alone would let the lone
+        ticket page; the short-window guard keeps it quiet.  Only SLOs whose page tiers
+        would page on it without that guard are tested (for the others it proves nothing).
+        """
+        incident, lone = 60, 60 + 40 + 120
+        span = lone + 60
+        good = [0] * (span + 1)
+        bad = [0] * (span + 1)
+        for minute in range(1, span + 1):
+            step_good = minute % 30 == 0 and not incident <= minute < incident + 40
+            step_bad = (incident <= minute < incident + 40 and minute % 10 == 0) or minute == lone
+            good[minute] = good[minute - 1] + int(step_good)
+            bad[minute] = bad[minute - 1] + int(step_bad)
+        data = Traffic(tuple(good), tuple(bad))
+
+        def unguarded(tier: Tier, minute: int) -> bool:
+            threshold = Fraction(tier.ratio_threshold)
+            ratios = (
+                error_ratio(data, minute, tier.long.minutes),
+                error_ratio(data, minute, tier.short.minutes),
+            )
+            reached = all(r >= threshold if tier.rescaled else r > threshold for r in ratios)
+            return reached and _delta(data.bad, minute, tier.long.minutes) >= tier.min_bad_events
+
+        checked = [
+            plan
+            for plan in self.counted
+            if any(tier.severity is Severity.PAGE and unguarded(tier, lone) for tier in plan.tiers)
+        ]
+        if not checked:
+            return None
+        group = ScenarioGroup(
+            "aftermath: one late ticket two hours after an incident does not page again "
+            f"({', '.join(plan.name for plan in checked)})",
+            span,
+        )
+        self._healthy(group)
+        self._all_counters(group, {plan.name: data for plan in checked})
+        for plan in checked:
+            for minute in (lone, lone + 5, lone + 20):
+                if severity_firing(plan, Severity.PAGE, data, minute):
+                    raise ValueError(f"{group.name}: the model pages {plan.name} at {minute}")
+                group.silent(self._page(plan), minute)
+        return group
+
     def slow_burn(self) -> ScenarioGroup | None:
         cases = []
         span = 150
@@ -1005,24 +1058,24 @@ class _Builder:
         self._all_counters(group)
         tickets = {p.name: p.backlog_tickets or 1 for p in self.timed}
         k = max(tickets.values())
+        hold = max(p.backlog_for for p in self.timed) // MINUTE
+        # k - 1 tickets wait past the threshold, then k, each for longer than `backlog_for`
+        more = 20 + hold
+        until = more + hold + 15
+        group.minutes = until + 15
 
         def waiting(minute: int) -> float:
-            if 10 <= minute < 20:
+            if 10 <= minute < more:
                 return float(k - 1)
-            return float(k) if 20 <= minute < 35 else 0.0
+            return float(k) if more <= minute < until else 0.0
 
         def clocks(minute: int) -> float:
             return 2.0 if 10 <= minute < 30 else 0.0
 
         pairs = self._backlog_series(group, waiting, clocks)
-        backlog: list[dict[str, Any]] = []
-        early: list[dict[str, Any]] = []
         imminent: list[dict[str, Any]] = []
         for plan in self.timed:
-            assert plan.backlog_tickets is not None and plan.imminent_bucket is not None
-            backlog.append(expected_alert(backlog_alert(plan), float(k)))
-            if k - 1 >= plan.backlog_tickets:
-                early.append(expected_alert(backlog_alert(plan), float(k - 1)))
+            assert plan.imminent_bucket is not None
             if plan.imminent_bucket < SECONDS_LEFT:
                 continue
             for sla, priority in pairs:
@@ -1033,12 +1086,130 @@ class _Builder:
                         imminent_alert(plan), 2.0, extra_labels={"sla": sla, "priority": priority}
                     )
                 )
-        group.alerts(BACKLOG, 15, early)
-        group.alerts(BACKLOG, 25, backlog)
-        group.alerts(BACKLOG, 45, [])
+
+        def breached(minute: int) -> list[dict[str, Any]]:
+            """Firing: k or more waited at every evaluation of the last `backlog_for`."""
+            firing = []
+            for plan in self.timed:
+                assert plan.backlog_tickets is not None
+                held = range(max(0, minute - math.ceil(plan.backlog_for / MINUTE)), minute + 1)
+                if all(waiting(m) >= plan.backlog_tickets for m in held):
+                    firing.append(expected_alert(backlog_alert(plan), waiting(minute)))
+            return firing
+
+        checks = {more - 1, more + 1, more + hold + 5, until + 10}
+        if hold:
+            checks.add(more + hold - 1)
+        for minute in sorted(checks):
+            group.alerts(BACKLOG, minute, breached(minute))
         group.alerts(IMMINENT, 5, [])
         group.alerts(IMMINENT, 20, imminent)
         group.alerts(IMMINENT, 40, [])
+        return group
+
+    def _crossing_series(
+        self, group: ScenarioGroup, plan: SloPlan, within_lead: Callable[[int], float]
+    ) -> None:
+        """The lead bucket of ``helpdesk_slo_time_to_threshold_seconds`` for one SLO."""
+        assert plan.backlog_lead is not None
+        labels = self._exporter_labels(slo=plan.name, le=_text_le(plan.backlog_lead))
+        name = series(f"{metrics.SLO_TIME_TO_THRESHOLD.name}_bucket", labels)
+        group.add(name, [within_lead(m) for m in range(group.minutes + 1)])
+
+    def _lead_minutes(self) -> int:
+        return max(round(p.backlog_lead or 0) for p in self.timed) // MINUTE
+
+    def staffing_gap(self) -> ScenarioGroup | None:
+        """Replies stop; tickets near their threshold pile up: the page comes before they cross.
+
+        The team answers a ticket every 5 minutes, then nobody answers from minute 10.  One
+        lead time later, new tickets enter the lead bucket 5 minutes apart; the page fires as
+        the k-th enters, while none has crossed yet (the first crosses one lead time after it
+        entered).  Agents come back, answer them all, and the page resolves.
+        """
+        if not self.timed:
+            return None
+        lead = self._lead_minutes()
+        k = max(p.backlog_imminent_tickets or 1 for p in self.timed)
+        first = 10 + lead + 5
+        entries = [first + 5 * i for i in range(k)]
+        back = entries[-1] + 10
+        group = ScenarioGroup(
+            f"{BACKLOG_IMMINENT}: replies stop and tickets near their threshold pile up; the "
+            "page comes before the first of them crosses, and resolves when agents answer",
+            minutes=back + lead + 20,
+        )
+        self._healthy(group)
+        good = [min(m, 10) // 5 for m in range(group.minutes + 1)]
+        good = [g + max(0, m - back) for m, g in zip(range(group.minutes + 1), good, strict=True)]
+        answering = Traffic(tuple(good), tuple(0 for _ in good))
+        for plan in self.counted:
+            self._counters(group, plan, answering if plan in self.timed else None)
+
+        def within_lead(minute: int) -> float:
+            return 0.0 if minute >= back else float(sum(1 for e in entries if e <= minute))
+
+        for plan in self.timed:
+            self._crossing_series(group, plan, within_lead)
+
+        def firing(minute: int) -> list[dict[str, Any]]:
+            return [
+                expected_alert(backlog_imminent_alert(plan), within_lead(minute))
+                for plan in self.timed
+                if within_lead(minute) >= (plan.backlog_imminent_tickets or 1)
+            ]
+
+        for minute in (first - 1, entries[-1] - 1, entries[-1], back - 1, back + 1):
+            group.alerts(BACKLOG_IMMINENT, minute, firing(minute))
+        return group
+
+    def busy_keeping_up(self) -> ScenarioGroup | None:
+        """A burst: more tickets near their threshold than k, answered at a steady pace: quiet."""
+        if not self.timed:
+            return None
+        lead = self._lead_minutes()
+        k = max(p.backlog_imminent_tickets or 1 for p in self.timed)
+        group = ScenarioGroup(
+            f"{BACKLOG_IMMINENT}: a burst of tickets near their threshold, answered faster than "
+            "they come due, pages nobody",
+            minutes=lead + 60,
+        )
+        self._healthy(group)
+        # a reply a minute all along; k + 1 tickets in the lead bucket for 30 minutes
+        steady = traffic([(group.minutes, 1, 0)], group.minutes)
+        for plan in self.counted:
+            self._counters(group, plan, steady if plan in self.timed else None)
+
+        def within_lead(minute: int) -> float:
+            return float(k + 1) if lead + 10 <= minute < lead + 40 else 0.0
+
+        for plan in self.timed:
+            self._crossing_series(group, plan, within_lead)
+        for minute in (lead + 10, lead + 25, lead + 39):
+            group.alerts(BACKLOG_IMMINENT, minute, [])
+        return group
+
+    def quiet_hour_late_ticket(self) -> ScenarioGroup | None:
+        """One ticket nears its threshold and passes it in a quiet hour: no page."""
+        if not self.timed:
+            return None
+        group = ScenarioGroup(
+            f"{BACKLOG_IMMINENT} and {BACKLOG}: one ticket passing its threshold in a quiet "
+            "hour pages nobody",
+            minutes=90,
+        )
+        self._healthy(group)
+        self._all_counters(group)
+
+        def one(minute: int) -> float:
+            return 1.0 if 10 <= minute < 80 else 0.0
+
+        for plan in self.timed:
+            self._crossing_series(group, plan, one)
+        self._backlog_series(group, lambda m: 1.0 if 40 <= m < 80 else 0.0, lambda m: 0.0)
+        for minute in (15, 45, 75):
+            group.alerts(BACKLOG_IMMINENT, minute, [])
+            group.alerts(BACKLOG, minute, [])
         return group
 
     def exporter_health(self) -> ScenarioGroup:
@@ -1218,11 +1389,15 @@ class _Builder:
             self.all_bad(),
             self.outage(),
             self.spike(),
+            self.aftermath(),
             self.slow_burn(),
             self.restart(),
             self.guard(),
             self.forecast(),
             self.backlog(),
+            self.staffing_gap(),
+            self.busy_keeping_up(),
+            self.quiet_hour_late_ticket(),
             self.exporter_health(),
             *self.exporter_down(),
             self.source_never_answered(),
