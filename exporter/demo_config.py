@@ -54,6 +54,9 @@ slos:
       dashboard_url: http://localhost:3000/d/helpdesk-slo-detail
       min_bad_events: 3
       backlog_tickets: 2
+      backlog_for: 10m
+      imminent_tickets: 2
+      imminent_lead: 10m
       breach_imminent: 15m
   - name: first-response
     description: Other tickets get a first human reply within the SLA target.

@@ -334,6 +334,11 @@ def _slo_context(config: Config, pack: PackPlan, plan: SloPlan) -> dict[str, Any
         "ticket": slo.alerting.ticket,
         "backlog_tickets": plan.backlog_tickets,
         "backlog_severity": rule_pack.backlog_severity(plan).value,
+        "backlog_for": rule_pack.format_window(plan.backlog_for),
+        "backlog_lead": (
+            None if plan.backlog_lead is None else rule_pack.format_window(round(plan.backlog_lead))
+        ),
+        "imminent_tickets": plan.backlog_imminent_tickets,
         "imminent": (
             None
             if plan.imminent_bucket is None

@@ -417,6 +417,101 @@ def alerts(port: int, severity: str) -> list[dict[str, Any]]:
     return found
 
 
+# --- the chain, left to right ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ports:
+    exporter: int
+    alertmanager: int
+    prometheus: int
+
+    @property
+    def alertmanager_url(self) -> str:
+        return f"http://127.0.0.1:{self.alertmanager}"
+
+
+def start_chain(
+    chain: Chain, tmp_path: Path, sink: SlackSink, fake: FakeZendesk, team: SupportTeam, text: str
+) -> Ports:
+    """Generate the pack for the config ``text``, start every process, wait for the scrape."""
+    prometheus = require_binary("prometheus")
+    alertmanager = alertmanager_binary()
+    webhook_file = tmp_path / "slack-webhook-url"
+    webhook_file.write_text(sink.url + "\n", encoding="utf-8")
+    (tmp_path / "zendesk-token").write_text(fake.token + "\n", encoding="utf-8")
+    config = tmp_path / "helpdesk-slo.yml"
+    config.write_text(
+        text.format(
+            url=fake.url,
+            email=fake.email,
+            slo=SLO,
+            pages=PAGES_CHANNEL,
+            tickets=SLO_CHANNEL,
+            webhook_file=webhook_file,
+            grafana=GRAFANA,
+            runbooks=RUNBOOKS,
+        ),
+        encoding="utf-8",
+    )
+    pack = tmp_path / "pack"
+    generate_pack(config, pack)
+    (tmp_path / "prometheus").mkdir()
+    rules = tmp_path / "prometheus" / "rules.yml"
+    fast_rules(pack / "rules" / "helpdesk-slo.rules.yml", rules)
+    am_config = fast_alertmanager(
+        pack / "alertmanager" / "alertmanager.yml", tmp_path / "alertmanager"
+    )
+    ports = Ports(free_port(), free_port(), free_port())
+    prometheus_yml = tmp_path / "prometheus" / "prometheus.yml"
+    prometheus_config(rules, ports.exporter, ports.alertmanager, prometheus_yml)
+
+    team.history(int(time.time()))
+    chain.start(
+        "exporter",
+        [
+            *command(),
+            "serve",
+            "--config",
+            str(config),
+            "--web.listen-address",
+            f"127.0.0.1:{ports.exporter}",
+        ],
+    )
+    chain.wait_for("exporter ready", lambda: get(ports.exporter, "/ready")[0] == 200, START_TIMEOUT)
+    chain.start(
+        "alertmanager",
+        [
+            alertmanager,
+            f"--config.file={am_config}",
+            f"--storage.path={tmp_path / 'alertmanager-data'}",
+            f"--web.listen-address=127.0.0.1:{ports.alertmanager}",
+            f"--web.external-url={ports.alertmanager_url}",
+            "--cluster.listen-address=",
+        ],
+    )
+    chain.start(
+        "prometheus",
+        [
+            prometheus,
+            f"--config.file={prometheus_yml}",
+            f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
+            f"--web.listen-address=127.0.0.1:{ports.prometheus}",
+        ],
+    )
+    chain.wait_for("Alertmanager ready", lambda: get(ports.alertmanager, "/-/ready")[0] == 200, 60)
+    chain.wait_for("Prometheus ready", lambda: get(ports.prometheus, "/-/ready")[0] == 200, 60)
+    up_query = "/api/v1/query?query=" + quote('up{job="helpdesk-slo"}')
+    chain.wait_for(
+        "Prometheus scraping the exporter",
+        lambda: (
+            [r["value"][1] for r in get_json(ports.prometheus, up_query)["data"]["result"]] == ["1"]
+        ),
+        START_TIMEOUT,
+    )
+    return ports
+
+
 # --- the test -------------------------------------------------------------------------------------
 
 
@@ -436,91 +531,13 @@ def chain(tmp_path: Path) -> Iterator[Chain]:
 def test_agents_stop_replying_slack_is_paged_and_the_page_resolves(
     chain: Chain, tmp_path: Path
 ) -> None:
-    prometheus = require_binary("prometheus")
-    alertmanager = alertmanager_binary()
     sink = SlackSink()
     fake = FakeZendesk()
     fake.start()
     team = SupportTeam(fake)
     try:
-        # --- the pack for this config, and the rewritten copies
-        webhook_file = tmp_path / "slack-webhook-url"
-        webhook_file.write_text(sink.url + "\n", encoding="utf-8")
-        (tmp_path / "zendesk-token").write_text(fake.token + "\n", encoding="utf-8")
-        config = tmp_path / "helpdesk-slo.yml"
-        config.write_text(
-            CONFIG.format(
-                url=fake.url,
-                email=fake.email,
-                slo=SLO,
-                pages=PAGES_CHANNEL,
-                tickets=SLO_CHANNEL,
-                webhook_file=webhook_file,
-                grafana=GRAFANA,
-                runbooks=RUNBOOKS,
-            ),
-            encoding="utf-8",
-        )
-        pack = tmp_path / "pack"
-        generate_pack(config, pack)
-        (tmp_path / "prometheus").mkdir()
-        rules = tmp_path / "prometheus" / "rules.yml"
-        fast_rules(pack / "rules" / "helpdesk-slo.rules.yml", rules)
-        am_config = fast_alertmanager(
-            pack / "alertmanager" / "alertmanager.yml", tmp_path / "alertmanager"
-        )
-        exporter_port, am_port, prometheus_port = free_port(), free_port(), free_port()
-        prometheus_yml = tmp_path / "prometheus" / "prometheus.yml"
-        prometheus_config(rules, exporter_port, am_port, prometheus_yml)
-
-        # --- the chain, left to right
-        team.history(int(time.time()))
-        chain.start(
-            "exporter",
-            [
-                *command(),
-                "serve",
-                "--config",
-                str(config),
-                "--web.listen-address",
-                f"127.0.0.1:{exporter_port}",
-            ],
-        )
-        chain.wait_for(
-            "exporter ready", lambda: get(exporter_port, "/ready")[0] == 200, START_TIMEOUT
-        )
-        am_url = f"http://127.0.0.1:{am_port}"
-        chain.start(
-            "alertmanager",
-            [
-                alertmanager,
-                f"--config.file={am_config}",
-                f"--storage.path={tmp_path / 'alertmanager-data'}",
-                f"--web.listen-address=127.0.0.1:{am_port}",
-                f"--web.external-url={am_url}",
-                "--cluster.listen-address=",
-            ],
-        )
-        chain.start(
-            "prometheus",
-            [
-                prometheus,
-                f"--config.file={prometheus_yml}",
-                f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
-                f"--web.listen-address=127.0.0.1:{prometheus_port}",
-            ],
-        )
-        chain.wait_for("Alertmanager ready", lambda: get(am_port, "/-/ready")[0] == 200, 60)
-        chain.wait_for("Prometheus ready", lambda: get(prometheus_port, "/-/ready")[0] == 200, 60)
-        up_query = "/api/v1/query?query=" + quote('up{job="helpdesk-slo"}')
-        chain.wait_for(
-            "Prometheus scraping the exporter",
-            lambda: (
-                [r["value"][1] for r in get_json(prometheus_port, up_query)["data"]["result"]]
-                == ["1"]
-            ),
-            START_TIMEOUT,
-        )
+        ports = start_chain(chain, tmp_path, sink, fake, team, CONFIG)
+        am_port, am_url = ports.alertmanager, ports.alertmanager_url
 
         # --- the outage: urgent tickets keep coming, nobody answers
         team.start()
@@ -597,6 +614,89 @@ def test_agents_stop_replying_slack_is_paged_and_the_page_resolves(
         ]
         pages = [m for m in sink.messages if m.about(BURN, "page")]
         assert [m.firing for m in pages] == [True, False], [m.title for m in pages]
+    finally:
+        team.stop()
+        chain.stop_all()
+        fake.stop()
+        sink.close()
+
+
+IMMINENT = "SupportSLOBacklogImminent"
+#: The SLO threshold of the predictive test; its lead is 5m, so a ticket nobody answers
+#: enters the lead one minute after it arrives and crosses the threshold five minutes later.
+THRESHOLD = 360
+
+PREDICTIVE_CONFIG = """\
+service: support
+source:
+  type: zendesk
+  url: {url}
+  email: {email}
+  token_file: zendesk-token
+  poll_interval: 20s
+  lookback: 1h
+store: state.db
+slas:
+  first_response:
+    targets: {{urgent: 1h, high: 4h, normal: 8h, low: 24h}}
+slos:
+  - name: {slo}
+    sla: first_response
+    match: {{priority: [urgent]}}
+    threshold: 6m
+    objective: 90%
+    window: 1h
+    alerting:
+      imminent_tickets: 2
+      imminent_lead: 5m
+notify:
+  pages_channel: "{pages}"
+  slo_channel: "{tickets}"
+  webhook_url_file: {webhook_file}
+  grafana_url: {grafana}
+  runbook_base_url: {runbooks}
+"""
+
+
+def test_the_predictive_page_reaches_slack_before_any_ticket_crosses_its_threshold(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Agents stop answering: SupportSLOBacklogImminent pages while every ticket is in time.
+
+    Urgent tickets arrive every 5 seconds and nobody answers.  The 2nd enters the 5-minute
+    lead one minute after it arrived; the exporter sees it after Zendesk's export minute and
+    a poll, so the page comes about 90-130 seconds in, minutes before the first ticket passes
+    its 6-minute threshold.
+    """
+    sink = SlackSink()
+    fake = FakeZendesk()
+    fake.start()
+    team = SupportTeam(fake)
+    try:
+        ports = start_chain(chain, tmp_path, sink, fake, team, PREDICTIVE_CONFIG)
+        first_ticket = int(time.time())
+        team.start()
+        page = chain.wait_for(
+            "the predictive page in Slack",
+            lambda: next(
+                (m for m in sink.messages if m.about(IMMINENT, "page") and m.firing), None
+            ),
+            PAGE_TIMEOUT,
+        )
+        print(f"predictive page in Slack {page.received_at - first_ticket:.0f}s after the stop")
+        assert page.received_at < first_ticket + THRESHOLD
+        assert page.channel == PAGES_CHANNEL
+        assert page.title == f"[FIRING:1] {IMMINENT} · SLO {SLO} (page)"
+        assert page.buttons["Runbook"] == f"{RUNBOOKS}/{SLO}.md"
+        # nothing was late yet: no ticket past the threshold, no other page
+        waiting = get_json(
+            ports.prometheus,
+            "/api/v1/query?query="
+            + quote(f'max(helpdesk_slo_waiting_past_threshold_tickets{{slo="{SLO}"}})'),
+        )["data"]["result"]
+        assert [r["value"][1] for r in waiting] == ["0"]
+        others = [m.title for m in sink.messages if not m.about(IMMINENT, "page")]
+        assert others == []
     finally:
         team.stop()
         chain.stop_all()

@@ -348,13 +348,33 @@ def test_detail_thresholds_from_queries_point_at_their_query() -> None:
         for panel in _panels(_dashboard("example", dashboards.DETAIL_UID))
         if any(t["id"] == "configFromData" for t in panel.get("transformations", []))
     ]
-    assert [panel["title"] for panel in panels] == ["Burn rate now", "Waiting past the threshold"]
+    assert [panel["title"] for panel in panels] == [
+        "Burn rate now",
+        "Waiting past the threshold",
+        "About to pass within the lead",
+    ]
     for panel in panels:
         (transformation,) = panel["transformations"]
         (mapping,) = transformation["options"]["mappings"]
         assert mapping["handlerKey"] == "threshold1"
         legends = {t["refId"]: t.get("legendFormat") for t in panel["targets"]}
         assert legends[transformation["options"]["configRefId"]] == mapping["fieldName"]
+
+
+def test_detail_about_to_pass_reads_each_slos_lead_bucket() -> None:
+    plan = plan_pack(CONFIGS["example"])
+    (panel,) = [
+        p
+        for p in _panels(_dashboard("example", dashboards.DETAIL_UID))
+        if p["title"] == "About to pass within the lead"
+    ]
+    query = panel["targets"][0]["expr"]
+    for slo in plan.slos:
+        if slo.backlog_lead is None:
+            continue
+        lead = int(slo.backlog_lead)
+        assert f'le=~"{lead}|{lead}\\\\.0"' in query
+        assert slo.name in query
 
 
 def test_detail_burn_rate_panels_follow_the_alert_tiers() -> None:

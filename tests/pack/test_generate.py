@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -127,11 +128,15 @@ def test_generated_tests_cover_every_scenario(packs: dict[str, Path]) -> None:
         "all bad",
         "outage",
         "spike",
+        "aftermath",
         "slow burn",
         "restart",
         "guard",
         "forecast",
         "backlog",
+        "SupportSLOBacklogImminent",
+        "SupportSLOBacklogImminent",
+        "SupportSLOBacklogImminent and SupportSLOBacklogBreached",
         "exporter",
         "exporter down",
         "exporter never scraped",
@@ -216,6 +221,61 @@ def test_generated_source_tests_fail_on_a_broken_source_rule(
     )
     assert result.returncode == 1
     assert f"alertname: {alert}" in result.stdout + result.stderr
+
+
+SLO_RULE_BREAKS = [
+    # (what is broken, pattern in the SLO's rules, replacement, test group that fails)
+    (
+        "imminent-without-the-pace-pages-a-busy-team",
+        r"\nand on \(\)\nmax\(helpdesk_slo_time_to_threshold_seconds_bucket",
+        "\nor on ()\nmax(helpdesk_slo_time_to_threshold_seconds_bucket",
+        "SupportSLOBacklogImminent: a burst",
+    ),
+    (
+        "imminent-on-one-ticket-pages-a-quiet-hour",
+        r">= \d+\nand on \(\)\nmax\(helpdesk_slo_time_to_threshold",
+        ">= 1\nand on ()\nmax(helpdesk_slo_time_to_threshold",
+        "SupportSLOBacklogImminent and SupportSLOBacklogBreached",
+    ),
+    (
+        "burn-tier-without-the-short-window-guard-pages-again-after-an-incident",
+        r"\nand ignoring \(result\)\nslo:sli_events:increase\w+\{[^}]*\} >= 2$",
+        "",
+        "aftermath",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "failing"),
+    [case[1:] for case in SLO_RULE_BREAKS],
+    ids=[case[0] for case in SLO_RULE_BREAKS],
+)
+def test_generated_slo_tests_fail_on_a_broken_guard(
+    promtool: str, packs: dict[str, Path], tmp_path: Path, old: str, new: str, failing: str
+) -> None:
+    """The imminent-backlog and aftermath tests have teeth: each of these mistakes fails them."""
+    rules = yaml.safe_load((packs["objective-95-28d"] / RULES_FILE).read_text())
+    changed = 0
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            expr = re.sub(old, new, rule["expr"])
+            changed += expr != rule["expr"]
+            rule["expr"] = expr
+    assert changed
+    (tmp_path / Path(RULES_FILE).name).write_text(yaml.safe_dump(rules))
+    tests = yaml.safe_load((packs["objective-95-28d"] / RULE_TESTS_FILE).read_text())
+    tests["tests"] = [t for t in tests["tests"] if t["name"].startswith(failing)]
+    assert tests["tests"]
+    (tmp_path / "slo.test.yml").write_text(yaml.safe_dump(tests))
+    result = subprocess.run(
+        [promtool, "test", "rules", "slo.test.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1, result.stdout[-3000:]
 
 
 PACK_DIRS = ["alertmanager", "dashboards", "rules", "runbooks"]

@@ -57,6 +57,7 @@ from exporter.pack.rules import (
     PackPlan,
     Window,
     events_name,
+    format_window,
     number,
     plan_pack,
     quote,
@@ -425,6 +426,79 @@ def _detail_times(dashboard: builders.Dashboard) -> None:
         dashboard.with_panel(by_priority)
 
 
+#: ``le`` bounds drawn in the "about to pass the threshold" panel (seconds; 0: already past).
+QUEUE_BUCKETS = (0.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
+
+
+def _le(bound: float) -> str:
+    whole = int(bound)
+    return f'le=~"{whole}|{whole}\\\\.0"'
+
+
+def _detail_queue(plan: PackPlan, dashboard: builders.Dashboard) -> None:
+    """Tickets about to pass the SLO threshold, and the lead the imminent-backlog page uses."""
+    leads = {slo.name: slo.backlog_lead for slo in plan.slos if slo.backlog_lead is not None}
+    if not leads:
+        return
+    dashboard.with_row(builders.Row("Tickets about to pass the threshold"))
+    bucket = f"{metrics.SLO_TIME_TO_THRESHOLD.name}_bucket"
+    queue = _timeseries(
+        "Open tickets by time left to the SLO threshold",
+        "Open tickets whose clock runs, counted when they will be past the SLO threshold "
+        "within each lead time (business calendar: a ticket waiting overnight counts from "
+        "the morning). 'past' is already late. SupportSLOBacklogImminent pages when the "
+        "count within the SLO's lead reaches its number and exceeds the tickets answered in "
+        "time over the same lead (time SLOs only).",
+        "short",
+        16,
+        8,
+    ).axis_soft_min(0)
+    for index, bound in enumerate(QUEUE_BUCKETS):
+        legend = "past" if bound == 0 else f"within {format_window(round(bound))}"
+        queue.with_target(
+            _query(
+                f'max({bucket}{{slo="${SLO_VARIABLE}", {_le(bound)}}})',
+                legend,
+                ref=chr(ord("A") + index),
+            )
+        )
+    dashboard.with_panel(queue)
+    groups: dict[float, list[str]] = {}
+    for name, lead in leads.items():
+        groups.setdefault(lead, []).append(name)
+    within = " or ".join(
+        f'(max({bucket}{{slo="${SLO_VARIABLE}", {_le(lead)}}}) and on() '
+        f"{OBJECTIVE}{{slo=~{quote('|'.join(names))}, {_slo_selector(plan.service)}}})"
+        for lead, names in sorted(groups.items())
+    )
+    tickets = {
+        slo.name: Decimal(slo.backlog_imminent_tickets)
+        for slo in plan.slos
+        if slo.backlog_imminent_tickets is not None
+    }
+    imminent = (
+        _stat(
+            "About to pass within the lead",
+            "Open tickets that will be past the threshold within the selected SLO's lead "
+            f"time ({', '.join(sorted({format_window(round(v)) for v in leads.values()}))}); "
+            "red from the number that can raise SupportSLOBacklogImminent.",
+            "short",
+            8,
+            8,
+        )
+        .decimals(0)
+        .no_value("none")
+        .thresholds(_steps((None, GREEN), (1, ORANGE)))
+        .with_target(_query(within, "about to pass"))
+    )
+    threshold = _per_slo(plan, tickets)
+    if threshold is not None:
+        imminent.with_target(_query(threshold, "page", ref="B")).with_transformation(
+            _red_from_query("B", "page")
+        )
+    dashboard.with_panel(imminent)
+
+
 def _detail_health(plan: PackPlan, dashboard: builders.Dashboard) -> None:
     dashboard.with_row(builders.Row("Exporter health"))
     stale = plan.source_stale_after
@@ -579,6 +653,7 @@ def detail_dashboard(config: Config, plan: PackPlan | None = None) -> model.Dash
     _detail_sli(plan, dashboard)
     _detail_burn(plan, dashboard)
     _detail_budget(plan, dashboard)
+    _detail_queue(plan, dashboard)
     _detail_times(dashboard)
     _detail_health(plan, dashboard)
     return _finish(dashboard)
