@@ -7,7 +7,8 @@
 * ``severity="page"`` goes to the pages channel, ``severity="ticket"`` to the
   SLO channel, anything else to a default receiver (the SLO channel too), so
   no alert is dropped;
-* a ticket is inhibited while a page fires for the same ``slo``;
+* a ticket is inhibited while a page fires for the same ``slo``, and the
+  predictive backlog page while the backlog page (tickets already late) fires;
 * every receiver sends resolved notifications;
 * the Slack webhook URL is read from a file (``api_url_file``), never written
   in the config;
@@ -27,7 +28,7 @@ from importlib import resources
 from typing import Any
 
 from exporter.config import Config, NotifyConfig, Severity
-from exporter.pack import GENERATED_MARKER
+from exporter.pack import GENERATED_MARKER, names
 
 #: Files written by :func:`alertmanager_files`, relative to the output directory.
 CONFIG_FILE = "alertmanager/alertmanager.yml"
@@ -151,7 +152,13 @@ def alertmanager_config(settings: NotifySettings) -> dict[str, Any]:
                 "source_matchers": [_matcher("severity", Severity.PAGE.value), 'slo=~".+"'],
                 "target_matchers": [_matcher("severity", Severity.TICKET.value)],
                 "equal": list(INHIBIT_EQUAL),
-            }
+            },
+            {
+                # once tickets are past the threshold, the page that predicted it gives way
+                "source_matchers": [_matcher("alertname", names.BACKLOG), 'slo=~".+"'],
+                "target_matchers": [_matcher("alertname", names.BACKLOG_IMMINENT)],
+                "equal": list(INHIBIT_EQUAL),
+            },
         ],
         "receivers": [
             _receiver(PAGES_RECEIVER, settings.pages_channel, settings, ":rotating_light:"),

@@ -124,7 +124,7 @@ def test_amtool_accepts_the_config_and_its_template(pack: Path) -> None:
     checked = run_amtool("check-config", str(pack), cwd=pack.parent)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "3 receivers" in checked.stdout
-    assert "1 inhibit rules" in checked.stdout
+    assert "2 inhibit rules" in checked.stdout
     assert "1 templates" in checked.stdout
 
 
@@ -215,16 +215,25 @@ def test_alerts_are_grouped_by_alertname_and_slo(document: dict[str, Any]) -> No
 
 
 def test_a_page_inhibits_tickets_of_the_same_slo(document: dict[str, Any]) -> None:
-    assert document["inhibit_rules"] == [
-        {
-            "source_matchers": ['severity="page"', 'slo=~".+"'],
-            "target_matchers": ['severity="ticket"'],
-            "equal": ["slo"],
-        }
-    ]
+    assert document["inhibit_rules"][0] == {
+        "source_matchers": ['severity="page"', 'slo=~".+"'],
+        "target_matchers": ['severity="ticket"'],
+        "equal": ["slo"],
+    }
     # the legacy matcher fields are deprecated; only the matcher lists are used
     keys = {key for key, _ in walk(document["inhibit_rules"])}
     assert not keys & {"source_match", "source_match_re", "target_match", "target_match_re"}
+
+
+def test_the_backlog_page_holds_back_the_predictive_page_of_the_same_slo(
+    document: dict[str, Any],
+) -> None:
+    assert document["inhibit_rules"][1] == {
+        "source_matchers": ['alertname="SupportSLOBacklogBreached"', 'slo=~".+"'],
+        "target_matchers": ['alertname="SupportSLOBacklogImminent"'],
+        "equal": ["slo"],
+    }
+    assert len(document["inhibit_rules"]) == 2
 
 
 def test_the_webhook_url_is_read_from_a_file_never_inline(document: dict[str, Any]) -> None:
