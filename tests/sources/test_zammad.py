@@ -1,0 +1,544 @@
+"""The Zammad source against a fake Zammad seeded with recorded-shape answers.
+
+The fake (:mod:`tests.fakes.zammad`) runs on 127.0.0.1; the fixtures under
+``fixtures/zammad/`` are the answers it starts from: two expanded tickets of
+2026-11-02 (101 closed, 102 pending), their articles and their history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exporter.config import load_config, parse_config
+from exporter.model import Author, EventType, NativeClock, Priority, Ticket, TicketEvent
+from exporter.sources import build_source
+from exporter.sources.base import PollResult, SourceError
+from exporter.sources.zammad import INDEX_LAG_SECONDS, ZammadSource, zammad_client
+from tests.builders import ts, utc
+from tests.fakes.zammad import FakeZammad
+from tests.sources.helpers import FakeClock
+
+FIXTURES = Path(__file__).parent / "fixtures" / "zammad"
+TOKEN = "zammad-Access-T0ken-5ecret"
+NOW = ts("2026-11-02 12:00")
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture
+def zammad() -> Iterator[FakeZammad]:
+    """The fake, seeded with the recorded tickets 101 and 102."""
+    with FakeZammad(TOKEN) as fake:
+        fake.load(
+            fixture("search-expanded-two-tickets.json"),
+            {i: fixture(f"articles-by-ticket-{i}.json") for i in ("101", "102")},
+            {i: fixture(f"ticket-history-{i}.json") for i in ("101", "102")},
+        )
+        yield fake
+
+
+@pytest.fixture
+def empty_zammad() -> Iterator[FakeZammad]:
+    with FakeZammad(TOKEN) as fake:
+        yield fake
+
+
+def make_source(
+    tmp_path: Path,
+    fake: FakeZammad,
+    extra: str = "",
+    token: str = TOKEN,
+    clock: FakeClock | None = None,
+    **options: Any,
+) -> ZammadSource:
+    (tmp_path / "token").write_text(token + "\n")
+    config = parse_config(
+        f"source:\n  type: zammad\n  url: {fake.url}\n  token_file: {tmp_path / 'token'}\n"
+        f"  lookback: 35d\n  timeout: 5s\n{extra}"
+    ).source
+    clock = clock or FakeClock()
+    client = zammad_client(config, sleep=clock.sleep, clock=clock.monotonic)
+    client._jitter = lambda: 0.0
+    return ZammadSource(config, client, **options)
+
+
+def by_id(result: PollResult) -> dict[str, Ticket]:
+    return {t.id: t for t in result.tickets}
+
+
+# --- mapping ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ticket_id", "read", "expected"),
+    [
+        pytest.param("101", lambda t: t.status, "closed", id="closed-state"),
+        pytest.param("102", lambda t: t.status, "pending", id="pending-reminder-is-pending"),
+        pytest.param("101", lambda t: t.priority, Priority.HIGH, id="priority-3-high"),
+        pytest.param("102", lambda t: t.priority, Priority.NORMAL, id="priority-2-normal"),
+        pytest.param("102", lambda t: t.channel, "phone", id="channel-create-article-type"),
+        pytest.param("102", lambda t: t.group, "2nd Level", id="group-by-name"),
+        pytest.param("101", lambda t: t.type, "Incident", id="type"),
+        pytest.param("101", lambda t: t.assignee, "3", id="owner-is-assignee"),
+        pytest.param("102", lambda t: t.assignee, None, id="owner-1-is-nobody"),
+        pytest.param("101", lambda t: t.created_at, utc("2026-11-02 08:00"), id="created-at"),
+    ],
+)
+def test_ticket_attributes_are_mapped(
+    ticket_id: str, read: Callable[[Ticket], Any], expected: Any, tmp_path: Path, zammad: FakeZammad
+) -> None:
+    result = make_source(tmp_path, zammad).poll(None, NOW)
+
+    assert read(by_id(result)[ticket_id]) == expected
+
+
+@pytest.mark.parametrize(
+    ("ticket_id", "events"),
+    [
+        pytest.param(
+            "101",
+            [
+                TicketEvent(utc("2026-11-02 08:00:05"), EventType.AGENT_REPLY, automated=True),
+                TicketEvent(utc("2026-11-02 08:10"), EventType.AGENT_REPLY, public=False),
+                TicketEvent(utc("2026-11-02 08:20"), EventType.AGENT_REPLY),
+                TicketEvent(utc("2026-11-02 08:20"), EventType.STATUS, to="open"),
+                TicketEvent(utc("2026-11-02 09:00"), EventType.REQUESTER_REPLY),
+                TicketEvent(utc("2026-11-02 09:30"), EventType.AGENT_REPLY),
+                TicketEvent(utc("2026-11-02 10:00"), EventType.STATUS, to="closed"),
+            ],
+            id="system-auto-reply-internal-note-replies-states",
+        ),
+        pytest.param(
+            "102",
+            [
+                TicketEvent(utc("2026-11-02 09:30"), EventType.AGENT_REPLY, public=False),
+                TicketEvent(utc("2026-11-02 10:00"), EventType.AGENT_REPLY),
+                TicketEvent(utc("2026-11-02 10:00"), EventType.STATUS, to="open"),
+                TicketEvent(utc("2026-11-02 10:01"), EventType.STATUS, to="pending"),
+            ],
+            id="public-note-is-not-a-reply",
+        ),
+    ],
+)
+def test_articles_and_history_become_events(
+    ticket_id: str, events: list[TicketEvent], tmp_path: Path, zammad: FakeZammad
+) -> None:
+    result = make_source(tmp_path, zammad).poll(None, NOW)
+
+    assert list(by_id(result)[ticket_id].events) == events
+
+
+@pytest.mark.parametrize(
+    ("extra", "ticket_id", "read", "expected"),
+    [
+        pytest.param(
+            "  status_map: {'pending reminder': on_hold}\n",
+            "102",
+            lambda t: t.status,
+            "on_hold",
+            id="status-map",
+        ),
+        pytest.param(
+            "  priority_map: {'3 high': urgent}\n",
+            "101",
+            lambda t: t.priority,
+            Priority.URGENT,
+            id="priority-map",
+        ),
+        pytest.param(
+            "  ai_agent_ids: [7001]\n",
+            "102",
+            lambda t: [e.author for e in t.events if e.type is EventType.AGENT_REPLY and e.public],
+            [Author.AI_AGENT],
+            id="ai-agent-ids",
+        ),
+    ],
+)
+def test_config_maps_override_the_defaults(
+    extra: str,
+    ticket_id: str,
+    read: Callable[[Ticket], Any],
+    expected: Any,
+    tmp_path: Path,
+    zammad: FakeZammad,
+) -> None:
+    result = make_source(tmp_path, zammad, extra).poll(None, NOW)
+
+    assert read(by_id(result)[ticket_id]) == expected
+
+
+def test_an_unmapped_custom_state_counts_as_open_and_is_logged_once(
+    tmp_path: Path, zammad: FakeZammad, caplog: pytest.LogCaptureFixture
+) -> None:
+    zammad.update(102, state="waiting for parts")
+    source = make_source(tmp_path, zammad)
+    with caplog.at_level(logging.WARNING, "exporter.sources.zammad"):
+        result = source.poll(None, NOW)
+
+    assert by_id(result)["102"].status == "open"
+    assert sum("waiting for parts" in r.getMessage() for r in caplog.records) == 1
+
+
+# --- native clocks ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ticket_id", "clocks"),
+    [
+        pytest.param(
+            "101",
+            [
+                NativeClock(
+                    "first_response",
+                    started_at=utc("2026-11-02 08:00"),
+                    target_seconds=3600.0,
+                    stopped_at=utc("2026-11-02 08:20"),
+                ),
+                NativeClock(
+                    "resolution",
+                    started_at=utc("2026-11-02 08:00"),
+                    target_seconds=4 * 3600.0,
+                    stopped_at=utc("2026-11-02 10:00"),
+                ),
+            ],
+            id="met-from-diff-in-min",
+        ),
+        pytest.param(
+            "102",
+            [
+                NativeClock(
+                    "first_response",
+                    started_at=utc("2026-11-02 09:00"),
+                    target_seconds=1800.0,
+                    stopped_at=utc("2026-11-02 10:00"),
+                    breached_at=utc("2026-11-02 10:00"),
+                ),
+            ],
+            id="negative-diff-is-a-breach-no-sla-on-resolution",
+        ),
+    ],
+)
+def test_native_clocks_come_from_the_escalation_fields(
+    ticket_id: str, clocks: list[NativeClock], tmp_path: Path, zammad: FakeZammad
+) -> None:
+    result = make_source(tmp_path, zammad).poll(None, NOW)
+
+    assert list(by_id(result)[ticket_id].native) == clocks
+
+
+def test_a_running_deadline_is_kept_once_zammad_clears_it(
+    tmp_path: Path, empty_zammad: FakeZammad
+) -> None:
+    zammad = empty_zammad
+    zammad.create_ticket(7, utc("2026-11-02 08:00"), priority="3 high")
+    zammad.update(7, first_response_escalation_at=utc("2026-11-02 09:00"))
+    source = make_source(tmp_path, zammad)
+    first = source.poll(None, NOW)
+    zammad.article(7, utc("2026-11-02 12:30"), "Agent")
+    zammad.update(
+        7,
+        first_response_escalation_at=None,
+        first_response_in_min=270,
+        first_response_diff_in_min=-210,
+    )
+
+    second = source.poll(first.cursor, NOW + 3600)
+
+    assert by_id(second)["7"].native[0] == NativeClock(
+        "first_response",
+        started_at=utc("2026-11-02 08:00"),
+        target_seconds=3600.0,
+        deadline=utc("2026-11-02 09:00"),
+        stopped_at=utc("2026-11-02 12:30"),
+        breached_at=utc("2026-11-02 09:00"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "paused"),
+    [
+        pytest.param("open", False, id="open-runs"),
+        pytest.param("pending close", True, id="pending-pauses"),
+    ],
+)
+def test_native_resolution_pauses_in_pending_states(
+    state: str, paused: bool, tmp_path: Path, empty_zammad: FakeZammad
+) -> None:
+    empty_zammad.create_ticket(8, utc("2026-11-02 08:00"))
+    empty_zammad.update(8, close_escalation_at=utc("2026-11-02 16:00"))
+    empty_zammad.set_state(8, utc("2026-11-02 09:00"), state)
+
+    result = make_source(tmp_path, empty_zammad).poll(None, NOW)
+
+    (clock,) = by_id(result)["8"].native
+    assert (clock.metric, clock.deadline, clock.paused) == (
+        "resolution",
+        utc("2026-11-02 16:00"),
+        paused,
+    )
+
+
+# --- paging, position, economy ----------------------------------------------------------------
+
+
+def world(fake: FakeZammad, count: int) -> None:
+    """``count`` tickets created a minute apart from 08:00, each answered ten minutes later."""
+    start = utc("2026-11-02 08:00")
+    for number in range(1, count + 1):
+        fake.create_ticket(number, start + timedelta(minutes=number))
+        fake.article(number, start + timedelta(minutes=number + 10), "Agent")
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        pytest.param(0, id="none"),
+        pytest.param(1, id="one"),
+        pytest.param(3, id="exactly-one-page"),
+        pytest.param(4, id="one-more-than-a-page"),
+        pytest.param(10, id="several-pages"),
+    ],
+)
+def test_a_poll_reads_every_changed_ticket_within_the_page_bound(
+    changed: int, tmp_path: Path, empty_zammad: FakeZammad
+) -> None:
+    world(empty_zammad, changed)
+
+    result = make_source(tmp_path, empty_zammad, "  page_size: 3\n").poll(None, NOW)
+
+    assert sorted(int(t.id) for t in result.tickets) == list(range(1, changed + 1))
+    assert empty_zammad.count("search") <= math.ceil(changed / 3) + 1
+    assert empty_zammad.count("articles") == empty_zammad.count("history") == changed
+
+
+def test_a_poll_with_nothing_changed_costs_one_request(
+    tmp_path: Path, empty_zammad: FakeZammad
+) -> None:
+    world(empty_zammad, 5)
+    source = make_source(tmp_path, empty_zammad, "  page_size: 3\n")
+    first = source.poll(None, NOW)
+    before = len(empty_zammad.requests)
+
+    second = source.poll(first.cursor, NOW + 60)
+
+    assert (len(empty_zammad.requests) - before, second.tickets) == (1, [])
+
+
+def test_tickets_listed_again_inside_the_index_lag_are_not_read_again(
+    tmp_path: Path, empty_zammad: FakeZammad
+) -> None:
+    empty_zammad.create_ticket(1, NOW - 30)
+    source = make_source(tmp_path, empty_zammad)
+    first = source.poll(None, NOW)
+
+    second = source.poll(first.cursor, NOW + 10)
+
+    assert [t.id for t in first.tickets] == ["1"]
+    assert second.tickets == []
+    assert empty_zammad.count("articles") == 1
+    assert empty_zammad.requests[-1].params["query"] == "updated_at:>=2026-11-02T11\\:58\\:00.000Z"
+
+
+def test_a_ticket_changed_while_the_listing_is_read_does_not_push_another_out(
+    tmp_path: Path, empty_zammad: FakeZammad
+) -> None:
+    world(empty_zammad, 7)
+
+    def change_the_first(search_number: int) -> None:
+        if search_number == 2:  # after page 1: ticket 1 moves to the end of the listing
+            empty_zammad.article(1, utc("2026-11-02 11:00"), "Customer")
+
+    empty_zammad.before_search = change_the_first
+
+    result = make_source(tmp_path, empty_zammad, "  page_size: 3\n").poll(None, NOW)
+
+    assert sorted(int(t.id) for t in result.tickets) == list(range(1, 8))
+
+
+@pytest.mark.parametrize(
+    ("max_pages", "watermark"),
+    [
+        pytest.param(10, NOW - INDEX_LAG_SECONDS, id="read-to-the-end"),
+        # page 1 reads 1..4; page 2 starts at 4's updated_at (08:14) and reads 5..7
+        pytest.param(1, ts("2026-11-02 08:14") - 0.001, id="cut-by-the-page-limit"),
+    ],
+)
+def test_watermark(
+    max_pages: int, watermark: float, tmp_path: Path, empty_zammad: FakeZammad
+) -> None:
+    world(empty_zammad, 7)
+
+    result = make_source(tmp_path, empty_zammad, "  page_size: 3\n", max_pages=max_pages).poll(
+        None, NOW
+    )
+
+    assert result.watermark == pytest.approx(watermark)
+
+
+def test_a_poll_cut_short_goes_on_where_it_stopped(
+    tmp_path: Path, empty_zammad: FakeZammad
+) -> None:
+    world(empty_zammad, 7)
+    source = make_source(tmp_path, empty_zammad, "  page_size: 3\n", max_pages=1)
+    first = source.poll(None, NOW)
+
+    second = source.poll(first.cursor, NOW + 60)
+
+    assert [t.id for t in first.tickets] == ["1", "2", "3", "4"]
+    assert [t.id for t in second.tickets] == ["5", "6", "7"]
+
+
+# --- faults -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "fault", "reason"),
+    [
+        pytest.param("search", {"status": 429}, "rate_limited", id="429-without-retry-after"),
+        pytest.param(
+            "search", {"status": 429, "retry_after": 900}, "rate_limited", id="429-retry-after-long"
+        ),
+        pytest.param("search", {"status": 503}, "http_5xx", id="503"),
+        pytest.param("articles", {"status": 500}, "http_5xx", id="500-on-articles"),
+        pytest.param(
+            "search", {"status": 200, "body": '[{"id": 1,'}, "bad_response", id="cut-json"
+        ),
+        pytest.param(
+            "search",
+            {"status": 200, "body": json.dumps(fixture("search-not-expanded.json"))},
+            "bad_response",
+            id="not-the-expanded-list",
+        ),
+        pytest.param(
+            "history", {"status": 200, "body": "[]"}, "bad_response", id="history-not-an-object"
+        ),
+    ],
+)
+def test_faults_fail_the_poll_with_their_reason(
+    endpoint: str, fault: dict[str, Any], reason: str, tmp_path: Path, zammad: FakeZammad
+) -> None:
+    zammad.fail(endpoint, **fault)
+
+    with pytest.raises(SourceError) as failed:
+        make_source(tmp_path, zammad).poll(None, NOW)
+
+    assert failed.value.reason == reason
+
+
+def test_an_expired_token_fails_with_auth(tmp_path: Path, zammad: FakeZammad) -> None:
+    with pytest.raises(SourceError) as failed:
+        make_source(tmp_path, zammad, token="expired-token-0000").poll(None, NOW)
+
+    assert (failed.value.reason, failed.value.status) == ("auth", 401)
+    assert "expired-token-0000" not in str(failed.value)
+
+
+def test_429_with_retry_after_is_waited_for_then_read(tmp_path: Path, zammad: FakeZammad) -> None:
+    clock = FakeClock()
+    zammad.fail("search", 429, retry_after=7, times=1)
+
+    result = make_source(tmp_path, zammad, clock=clock).poll(None, NOW)
+
+    assert (clock.sleeps, sorted(by_id(result))) == ([7.0], ["101", "102"])
+
+
+def test_a_listing_that_answers_the_same_page_fails_as_stalled(
+    tmp_path: Path, empty_zammad: FakeZammad
+) -> None:
+    world(empty_zammad, 4)
+    stuck = json.dumps(fixture("search-expanded-two-tickets.json"))
+
+    empty_zammad.fail("search", 200, body=stuck)
+
+    with pytest.raises(SourceError) as failed:
+        make_source(tmp_path, empty_zammad, "  page_size: 1\n").poll(None, NOW)
+    assert failed.value.reason == "stalled"
+
+
+def test_a_failed_poll_loses_nothing_on_the_next_one(tmp_path: Path, zammad: FakeZammad) -> None:
+    source = make_source(tmp_path, zammad)
+    zammad.fail("history", 500)
+    with pytest.raises(SourceError):
+        source.poll(None, NOW)
+    zammad.heal()
+
+    result = source.poll(None, NOW)
+
+    assert sorted(by_id(result)) == ["101", "102"]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        pytest.param({"updated_at": None}, "has no id or updated_at", id="no-updated-at"),
+        pytest.param({"created_at": "soon"}, "has no created_at", id="bad-created-at"),
+    ],
+)
+def test_a_record_that_cannot_be_read_is_skipped_and_named(
+    change: dict[str, Any], problem: str, tmp_path: Path, zammad: FakeZammad
+) -> None:
+    zammad.update(102, **change)
+
+    result = make_source(tmp_path, zammad).poll(None, NOW)
+
+    assert sorted(by_id(result)) == ["101"]
+    assert len(result.problems) == 1 and problem in result.problems[0]
+
+
+def test_a_ticket_gone_while_it_is_read_is_skipped(tmp_path: Path, zammad: FakeZammad) -> None:
+    zammad.fail("articles", 404, times=1)
+
+    result = make_source(tmp_path, zammad).poll(None, NOW)
+
+    assert sorted(by_id(result)) == ["102"]
+    assert "ticket 101" in result.problems[0]
+
+
+def test_the_token_is_sent_as_a_zammad_token_header(tmp_path: Path, zammad: FakeZammad) -> None:
+    source = make_source(tmp_path, zammad)
+
+    source.poll(None, NOW)
+
+    assert zammad.count("search") == 1 and zammad.requests[0].status == 200
+    assert "hidden" in repr(source.client.session.auth)
+
+
+# --- built from a config file -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source_block", "read", "expected"),
+    [
+        pytest.param("", lambda s: type(s).__name__, "ZammadSource", id="type"),
+        pytest.param("  ai_agent_ids: [7001]\n", lambda s: s.ai_agent_ids, {"7001"}, id="ai-ids"),
+        pytest.param("  page_size: 25\n", lambda s: s.page_size, 25, id="page-size"),
+        pytest.param(
+            "  status_map: {waiting: on_hold}\n",
+            lambda s: s.map_status("Waiting"),
+            "on_hold",
+            id="status-map",
+        ),
+    ],
+)
+def test_the_source_is_built_from_a_config_file(
+    source_block: str, read: Callable[[Any], Any], expected: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "key").write_text(TOKEN)
+    (tmp_path / "helpdesk-slo.yml").write_text(
+        "source:\n  type: zammad\n  url: https://support.acme.example\n  token_file: key\n"
+        + source_block
+    )
+
+    source = build_source(load_config(tmp_path / "helpdesk-slo.yml"))
+
+    assert read(source) == expected
