@@ -102,7 +102,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import requests
@@ -117,6 +117,7 @@ from exporter.sources.incremental import IncrementalSource, KnownTickets
 from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
 from exporter.sources.values import instant as _instant
+from exporter.sources.zendesk_time_zones import ScheduleError, ScheduleHours
 
 log = logging.getLogger(__name__)
 
@@ -322,16 +323,7 @@ class ZammadSource(IncrementalSource):
         return "open"
 
     def map_priority(self, raw: Any) -> Priority:
-        if raw is None:
-            return Priority.NORMAL
-        text = str(raw).strip().lower()
-        mapped = self.priority_map.get(text) or DEFAULT_PRIORITIES.get(text)
-        if mapped is not None:
-            return mapped
-        for priority in (Priority.URGENT, Priority.HIGH, Priority.LOW):
-            if priority.value in text:
-                return priority
-        return Priority.NORMAL
+        return map_priority(raw, self.priority_map)
 
     def article_event(self, record: Mapping[str, Any]) -> TicketEvent | None:
         """One article as an event (see the module documentation); None for one that is ignored."""
@@ -355,6 +347,20 @@ class ZammadSource(IncrementalSource):
         author = _id(record.get("created_by_id"))
         who = Author.AI_AGENT if author in self.ai_agent_ids else Author.AGENT
         return TicketEvent(at, EventType.AGENT_REPLY, public=public, author=who)
+
+
+def map_priority(raw: Any, priority_map: Mapping[str, Priority]) -> Priority:
+    """A Zammad priority name through ``priority_map`` (lower-case keys), then the defaults."""
+    if raw is None:
+        return Priority.NORMAL
+    text = str(raw).strip().lower()
+    mapped = priority_map.get(text) or DEFAULT_PRIORITIES.get(text)
+    if mapped is not None:
+        return mapped
+    for priority in (Priority.URGENT, Priority.HIGH, Priority.LOW):
+        if priority.value in text:
+            return priority
+    return Priority.NORMAL
 
 
 class _PollRun:
@@ -648,7 +654,203 @@ def native_clocks(
     return tuple(clocks[k] for k in sorted(clocks))
 
 
+# --- calendars and SLAs (imports) -------------------------------------------------------------
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PRIORITIES_PATH = "/api/v1/ticket_priorities"
+
+
+def calendar_hours(record: Mapping[str, Any]) -> ScheduleHours:
+    """A Zammad calendar as business-calendar arguments.
+
+    ``timezone`` is an IANA name; ``business_hours`` holds, per weekday
+    (``mon`` .. ``sun``), ``active`` and ``timeframes`` (``[["09:00",
+    "17:00"], ...]``); an inactive or missing day is closed, an end of
+    ``00:00``, ``23:59`` or ``24:00`` is midnight.  ``public_holidays`` maps
+    dates to ``{"active": true, "summary": ...}``; inactive ones are left out.
+    """
+    zone = record.get("timezone")
+    if not isinstance(zone, str) or not zone:
+        raise ScheduleError(f"timezone: expected an IANA time-zone name, got {zone!r}")
+    days = record.get("business_hours")
+    if not isinstance(days, Mapping):
+        raise ScheduleError("business_hours: expected an object of weekdays (mon .. sun)")
+    weekly: dict[int, tuple[tuple[int, int], ...]] = {}
+    for weekday, name in enumerate(_DAYS):
+        day = days.get(name)
+        if not isinstance(day, Mapping) or day.get("active") is not True:
+            continue
+        frames = day.get("timeframes")
+        if not isinstance(frames, list):
+            raise ScheduleError(f"business_hours.{name}.timeframes: expected a list of [from, to]")
+        intervals: list[tuple[int, int]] = []
+        for index, frame in enumerate(frames):
+            where = f"business_hours.{name}.timeframes[{index}]"
+            if not isinstance(frame, list) or len(frame) != 2:
+                raise ScheduleError(f"{where}: expected [from, to], got {frame!r}")
+            start = _clock(frame[0], where)
+            end = _clock(frame[1], where)
+            if end in (0, 23 * 3600 + 59 * 60):
+                end = 86400
+            if end <= start:
+                raise ScheduleError(f"{where}: ends before it starts ({frame[0]}-{frame[1]})")
+            intervals.append((start, end))
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(intervals):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        if merged:
+            weekly[weekday] = tuple(merged)
+    if not weekly:
+        raise ScheduleError("business_hours: the calendar has no active business hours")
+    holidays: set[date] = set()
+    listed = record.get("public_holidays") or {}
+    if not isinstance(listed, Mapping):
+        raise ScheduleError("public_holidays: expected an object of dates")
+    for day_text, holiday in listed.items():
+        if isinstance(holiday, Mapping) and holiday.get("active") is False:
+            continue
+        try:
+            holidays.add(date.fromisoformat(str(day_text)))
+        except ValueError:
+            raise ScheduleError(f"public_holidays: {day_text!r} is not a date") from None
+    title = record.get("name")
+    return ScheduleHours(
+        name=str(title) if title else f"zammad-{record.get('id')}",
+        timezone=zone,
+        weekly=weekly,
+        holidays=frozenset(holidays),
+    )
+
+
+def fetch_calendar(client: HelpdeskClient, calendar: str | None = None) -> ScheduleHours:
+    """One calendar, by id or name (the ``default`` one without): one request."""
+    listed = client.get_json(CALENDARS_PATH)
+    if not isinstance(listed, list):
+        raise SourceError(f"GET {CALENDARS_PATH}: expected a list of calendars", "bad_response")
+    calendars = [c for c in listed if isinstance(c, Mapping)]
+    if calendar is None:
+        chosen = next((c for c in calendars if c.get("default") is True), None)
+        wanted = "marked default"
+    else:
+        chosen = next((c for c in calendars if calendar in (str(c.get("id")), c.get("name"))), None)
+        wanted = f"with id or name {calendar!r}"
+    if chosen is None:
+        names = ", ".join(f"{c.get('id')} {c.get('name')!r}" for c in calendars) or "none"
+        raise ScheduleError(f"no calendar {wanted} (there are: {names})")
+    return calendar_hours(chosen)
+
+
+#: Zammad SLA fields -> our metrics (``response_time``, where set, is Zammad's reply clock)
+_SLA_TIMES = (
+    ("first_response", ("first_response_time",)),
+    ("next_response", ("response_time", "update_time")),
+    ("resolution", ("solution_time",)),
+)
+
+
+def sla_targets(
+    slas: Any,
+    priorities: Any,
+    map_priority: Callable[[Any], Priority],
+    policy: str | None = None,
+) -> dict[str, dict[Priority, float]]:
+    """Targets (seconds, business time of the SLA's calendar) per metric and priority.
+
+    A Zammad SLA has one time per metric (minutes) and a ``condition`` that
+    picks its tickets.  With ``policy`` (an SLA's name or id) that SLA's
+    times apply to the priorities its ``ticket.priority_id`` condition names
+    (every priority without one).  Without it, each priority takes the first
+    SLA by name whose condition is empty or only about the priority, as
+    Zammad tries them; SLAs with other conditions are left out (logged).
+    ``priorities`` is the answer of ``GET /api/v1/ticket_priorities``, whose
+    names go through ``map_priority``.
+    """
+    if not isinstance(slas, list) or not slas:
+        raise ScheduleError("expected a non-empty list of SLAs")
+    listed = sorted(
+        (s for s in slas if isinstance(s, Mapping)),
+        key=lambda s: (str(s.get("name") or ""), str(s.get("created_at") or "")),
+    )
+    by_id = {
+        str(p.get("id")): map_priority(p.get("name"))
+        for p in (priorities if isinstance(priorities, list) else [])
+        if isinstance(p, Mapping)
+    }
+    if policy is not None:
+        chosen = [s for s in listed if policy in (str(s.get("id")), s.get("name"))]
+        if not chosen:
+            names = ", ".join(repr(s.get("name")) for s in listed)
+            raise ScheduleError(f"no SLA named or numbered {policy!r} (there are: {names})")
+        listed = chosen
+    targets: dict[str, dict[Priority, float]] = {}
+    covered: set[Priority] = set()
+    for sla in listed:
+        applies = _sla_priorities(sla, by_id, strict=policy is None)
+        if applies is None:
+            log.warning(
+                "zammad: SLA %r has conditions other than the priority; it is not imported "
+                "(name it with slas.policy to use it for the priorities it names)",
+                sla.get("name"),
+            )
+            continue
+        for priority in sorted(applies - covered):
+            for metric, keys in _SLA_TIMES:
+                minutes = next((_number(sla.get(k)) for k in keys if _number(sla.get(k))), None)
+                if minutes is not None and minutes > 0:
+                    targets.setdefault(metric, {})[priority] = minutes * 60.0
+        covered |= applies
+    if not targets:
+        raise ScheduleError("no SLA applies to any priority with a time set")
+    return targets
+
+
+def _sla_priorities(
+    sla: Mapping[str, Any], by_id: Mapping[str, Priority], *, strict: bool
+) -> set[Priority] | None:
+    """The priorities an SLA's condition selects; None when it also selects by anything else."""
+    condition = sla.get("condition") or {}
+    if not isinstance(condition, Mapping):
+        return None
+    every = set(Priority)
+    other = [k for k in condition if k != "ticket.priority_id"]
+    if other and strict:
+        return None
+    rule = condition.get("ticket.priority_id")
+    if not isinstance(rule, Mapping):
+        return every
+    values = rule.get("value")
+    ids = [str(v) for v in values] if isinstance(values, list) else [str(values)]
+    named = {by_id[i] for i in ids if i in by_id}
+    if rule.get("operator") == "is not":
+        return every - named
+    return named
+
+
+def fetch_sla_targets(
+    client: HelpdeskClient, map_priority: Callable[[Any], Priority], policy: str | None = None
+) -> dict[str, dict[Priority, float]]:
+    """The SLA targets (two requests: the SLAs and the priority names)."""
+    slas = client.get_json(SLAS_PATH)
+    priorities = client.get_json(PRIORITIES_PATH)
+    return sla_targets(slas, priorities, map_priority, policy)
+
+
 # --- small readers ----------------------------------------------------------------------------
+
+
+def _clock(value: Any, where: str) -> int:
+    """``"09:30"`` -> seconds since midnight."""
+    text = value.strip() if isinstance(value, str) else ""
+    hours, _, minutes = text.partition(":")
+    if not (hours.isdigit() and minutes.isdigit()):
+        raise ScheduleError(f"{where}: expected a time like 09:00, got {value!r}")
+    seconds = int(hours) * 3600 + int(minutes) * 60
+    if int(minutes) > 59 or seconds > 86400:
+        raise ScheduleError(f"{where}: expected a time like 09:00, got {value!r}")
+    return seconds
 
 
 def _query_time(seconds: float) -> str:

@@ -17,8 +17,10 @@ examples are in ``tests/sources/fixtures/zammad/``):
 * ``GET /api/v1/ticket_history/{id}`` -- ``{"history": [...], "assets": {}}``,
   oldest first (``type``, ``object``, ``attribute``, ``value_from``,
   ``value_to``, ``created_at``).
-* ``GET /api/v1/calendars`` and ``GET /api/v1/slas`` -- whatever the test
-  set with :meth:`FakeZammad.set_calendars` / :meth:`FakeZammad.set_slas`.
+* ``GET /api/v1/calendars``, ``GET /api/v1/slas`` and
+  ``GET /api/v1/ticket_priorities`` -- whatever the test set with
+  :meth:`FakeZammad.set_calendars` / :meth:`FakeZammad.set_slas` (Zammad's
+  three default priorities unless it says otherwise).
 
 Times are written as Zammad writes them: ``2026-11-02T08:15:00.000Z``.  A
 request without ``Authorization: Token token=<token>`` (the right one) gets
@@ -132,6 +134,9 @@ class FakeZammad:
         self._log: list[Request] = []
         self._calendars: list[dict[str, Any]] = []
         self._slas: list[dict[str, Any]] = []
+        self._priorities: list[dict[str, Any]] = [
+            {"id": number, "name": name, "active": True} for name, number in PRIORITIES.items()
+        ]
         self._next_article = 1000
         self._next_history = 5000
         self._server: ThreadingHTTPServer | None = None
@@ -326,8 +331,12 @@ class FakeZammad:
     def set_calendars(self, calendars: list[dict[str, Any]]) -> None:
         self._calendars = calendars
 
-    def set_slas(self, slas: list[dict[str, Any]]) -> None:
+    def set_slas(
+        self, slas: list[dict[str, Any]], priorities: list[dict[str, Any]] | None = None
+    ) -> None:
         self._slas = slas
+        if priorities is not None:
+            self._priorities = priorities
 
     def _history(
         self,
@@ -430,6 +439,8 @@ class FakeZammad:
             return 200, {}, json.dumps(self._calendars).encode()
         if endpoint == "slas":
             return 200, {}, json.dumps(self._slas).encode()
+        if endpoint == "priorities":
+            return 200, {}, json.dumps(self._priorities).encode()
         return 404, {}, json.dumps({"error": "No route matches"}).encode()
 
     def _search(self, params: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
@@ -530,4 +541,6 @@ def _endpoint(path: str) -> str:
         return "calendars"
     if path == "/api/v1/slas":
         return "slas"
+    if path == "/api/v1/ticket_priorities":
+        return "priorities"
     return "other"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +22,19 @@ from exporter.config import load_config, parse_config
 from exporter.model import Author, EventType, NativeClock, Priority, Ticket, TicketEvent
 from exporter.sources import build_source
 from exporter.sources.base import PollResult, SourceError
-from exporter.sources.zammad import INDEX_LAG_SECONDS, ZammadSource, zammad_client
+from exporter.sources.http import HelpdeskClient
+from exporter.sources.imports import resolve_imports
+from exporter.sources.zammad import (
+    INDEX_LAG_SECONDS,
+    TokenAuth,
+    ZammadSource,
+    calendar_hours,
+    fetch_calendar,
+    map_priority,
+    sla_targets,
+    zammad_client,
+)
+from exporter.sources.zendesk_time_zones import ScheduleError
 from tests.builders import ts, utc
 from tests.fakes.zammad import FakeZammad
 from tests.sources.helpers import FakeClock
@@ -542,3 +555,187 @@ def test_the_source_is_built_from_a_config_file(
     source = build_source(load_config(tmp_path / "helpdesk-slo.yml"))
 
     assert read(source) == expected
+
+
+# --- calendars and SLAs imported ----------------------------------------------------------------
+
+HOUR = 3600.0
+
+
+def admin_client(fake: FakeZammad) -> HelpdeskClient:
+    return HelpdeskClient(fake.url, auth=TokenAuth(TOKEN), retries=0)
+
+
+@pytest.mark.parametrize(
+    ("calendar", "read", "expected"),
+    [
+        pytest.param(None, lambda h: h.timezone, "Europe/Berlin", id="default-calendar-zone"),
+        pytest.param(
+            None,
+            lambda h: h.weekly[0],
+            ((9 * 3600, 12 * 3600 + 1800), (13 * 3600 + 1800, 17 * 3600)),
+            id="monday-with-a-lunch-break",
+        ),
+        pytest.param(None, lambda h: h.weekly[4], ((9 * 3600, 15 * 3600),), id="friday"),
+        pytest.param(None, lambda h: 5 in h.weekly, False, id="inactive-saturday-is-closed"),
+        pytest.param(
+            None,
+            lambda h: sorted(d.isoformat() for d in h.holidays),
+            ["2026-12-24", "2026-12-25"],
+            id="active-holidays-only",
+        ),
+        pytest.param("2", lambda h: h.timezone, "America/New_York", id="by-id"),
+        pytest.param(
+            "New York", lambda h: h.weekly[5], ((8 * 3600, 24 * 3600),), id="23-59-is-midnight"
+        ),
+    ],
+)
+def test_a_zammad_calendar_becomes_business_hours(
+    calendar: str | None, read: Callable[[Any], Any], expected: Any, empty_zammad: FakeZammad
+) -> None:
+    empty_zammad.set_calendars(fixture("calendars.json"))
+
+    hours = fetch_calendar(admin_client(empty_zammad), calendar)
+
+    assert read(hours) == expected
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            {"business_hours": {"mon": {"active": True, "timeframes": [["17:00", "09:00"]]}}},
+            "business_hours.mon.timeframes[0]: ends before it starts",
+            id="backwards-timeframe",
+        ),
+        pytest.param(
+            {"business_hours": {"mon": {"active": True, "timeframes": [["9am", "5pm"]]}}},
+            "expected a time like 09:00",
+            id="not-a-time",
+        ),
+        pytest.param(
+            {"business_hours": {"mon": {"active": False, "timeframes": []}}},
+            "no active business hours",
+            id="no-active-day",
+        ),
+        pytest.param({"public_holidays": {"Xmas": {}}}, "'Xmas' is not a date", id="bad-holiday"),
+    ],
+)
+def test_a_calendar_that_cannot_be_read_says_where(change: dict[str, Any], message: str) -> None:
+    record = {**fixture("calendars.json")[0], **change}
+
+    with pytest.raises(ScheduleError, match=re.escape(message)):
+        calendar_hours(record)
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        pytest.param(
+            None,
+            {
+                "first_response": {
+                    Priority.URGENT: HOUR,
+                    Priority.HIGH: HOUR,
+                    Priority.NORMAL: 4 * HOUR,
+                    Priority.LOW: 4 * HOUR,
+                },
+                "next_response": {
+                    Priority.URGENT: 2 * HOUR,
+                    Priority.HIGH: 2 * HOUR,
+                    Priority.NORMAL: 8 * HOUR,
+                    Priority.LOW: 8 * HOUR,
+                },
+                "resolution": {
+                    Priority.URGENT: 8 * HOUR,
+                    Priority.HIGH: 8 * HOUR,
+                    Priority.NORMAL: 24 * HOUR,
+                    Priority.LOW: 24 * HOUR,
+                },
+            },
+            id="first-matching-sla-by-name-per-priority-skipping-group-conditions",
+        ),
+        pytest.param(
+            "0 vip group",
+            {
+                "first_response": {Priority.HIGH: 1800.0},
+                "next_response": {Priority.HIGH: HOUR},
+                "resolution": {Priority.HIGH: 4 * HOUR},
+            },
+            id="a-named-sla-for-the-priorities-it-names",
+        ),
+        pytest.param(
+            "3",
+            {
+                "first_response": dict.fromkeys(Priority, 4 * HOUR),
+                "next_response": dict.fromkeys(Priority, 8 * HOUR),
+                "resolution": dict.fromkeys(Priority, 24 * HOUR),
+            },
+            id="by-id-without-condition-every-priority",
+        ),
+    ],
+)
+def test_zammad_slas_become_targets_per_priority(
+    policy: str | None, expected: dict[str, dict[Priority, float]]
+) -> None:
+    targets = sla_targets(
+        fixture("slas.json"),
+        fixture("ticket-priorities.json"),
+        lambda name: map_priority(name, {}),
+        policy,
+    )
+
+    assert targets == expected
+
+
+def test_a_response_time_is_the_next_response_target() -> None:
+    sla = {**fixture("slas.json")[0], "response_time": 90}
+
+    targets = sla_targets([sla], fixture("ticket-priorities.json"), lambda n: map_priority(n, {}))
+
+    assert targets["next_response"][Priority.NORMAL] == 90 * 60.0
+
+
+IMPORT_CONFIG = """
+source:
+  type: zammad
+  url: {url}
+  token_file: {token}
+calendars:
+  office:
+    import: zammad
+    holidays: ["2026-12-31"]
+slas:
+  import: zammad
+  calendar: office
+"""
+
+
+def test_calendars_and_slas_are_imported_into_the_config(
+    tmp_path: Path, empty_zammad: FakeZammad
+) -> None:
+    empty_zammad.set_calendars(fixture("calendars.json"))
+    empty_zammad.set_slas(fixture("slas.json"), fixture("ticket-priorities.json"))
+    (tmp_path / "token").write_text(TOKEN)
+    config = parse_config(IMPORT_CONFIG.format(url=empty_zammad.url, token=tmp_path / "token"))
+
+    resolved = resolve_imports(config)
+
+    office = resolved.calendars["office"]
+    assert (office.timezone, office.hours[4]) == ("Europe/Berlin", ((9 * 3600, 15 * 3600),))
+    assert {d.isoformat() for d in office.holidays} == {"2026-12-24", "2026-12-25", "2026-12-31"}
+    first = resolved.slas["first_response"]
+    assert (first.calendar, first.targets[Priority.HIGH].seconds) == ("office", HOUR)
+    assert resolved.slas["resolution"].targets[Priority.LOW].seconds == 24 * HOUR
+
+
+def test_imported_slas_need_the_calendar_they_count_on(
+    tmp_path: Path, empty_zammad: FakeZammad
+) -> None:
+    empty_zammad.set_slas(fixture("slas.json"), fixture("ticket-priorities.json"))
+    (tmp_path / "token").write_text(TOKEN)
+    text = IMPORT_CONFIG.format(url=empty_zammad.url, token=tmp_path / "token")
+    config = parse_config(text.split("calendars:")[0] + "slas:\n  import: zammad\n")
+
+    with pytest.raises(SourceError, match=re.escape("name the calendar with `slas.calendar:`")):
+        resolve_imports(config)
