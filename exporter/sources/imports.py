@@ -1,6 +1,7 @@
 """Business calendars and SLA targets read from the helpdesk itself.
 
-``calendars: {office: {import: zendesk, schedule: 360000123}}`` keeps one
+``calendars: {office: {import: zendesk, schedule: 360000123}}`` (or
+``import: freshdesk``, ``import: zammad``) keeps one
 source of truth for business hours: the schedule the helpdesk already uses;
 ``slas: {import: zendesk, policy: Enterprise, calendar: office}`` does the
 same for the contract's targets.  :func:`resolve_imports` fetches them once,
