@@ -83,7 +83,9 @@ clock.
      "seen": {"101": 1762084690.5}}
 
 ``seen`` holds the tickets read at or after ``since`` with their
-``updated_at``.  Nothing is kept from a poll that fails.
+``updated_at``.  The position never goes back: a ticket listed with an
+``updated_at`` before it is read, but does not move it (a warning is
+logged).  Nothing is kept from a poll that fails.
 
 **Watermark.** A listing read to its last page is complete up to
 ``now -`` :data:`INDEX_LAG_SECONDS`; one cut short (``max_pages`` or the
@@ -435,9 +437,9 @@ class _PollRun:
                         self.problems.append(f"{where}: has no id or updated_at")
                         continue
                     if updated < state.since:
-                        backwards += 1  # before the asked position: the listing went back
-                        continue
-                    done_at = max(done_at, updated)
+                        backwards += 1  # before the asked position: read, position kept
+                    else:
+                        done_at = max(done_at, updated)
                     if state.seen.get(ticket_id, -1.0) >= updated:
                         continue  # read before, unchanged since
                     self.read_ticket(ticket_id, raw, where)

@@ -190,6 +190,60 @@ def test_config_maps_override_the_defaults(
     assert read(by_id(result)[ticket_id]) == expected
 
 
+AT = utc("2026-11-02 09:00")
+
+
+@pytest.mark.parametrize(
+    ("article", "event"),
+    [
+        pytest.param(
+            {"sender": "Customer", "type": "email"},
+            TicketEvent(AT, EventType.REQUESTER_REPLY),
+            id="customer",
+        ),
+        pytest.param({"sender": "Customer", "internal": True}, None, id="customer-internal"),
+        pytest.param(
+            {"sender": "Agent", "type": "email"},
+            TicketEvent(AT, EventType.AGENT_REPLY),
+            id="agent-email",
+        ),
+        pytest.param(
+            {"sender": "Agent", "type": "phone", "internal": True},
+            TicketEvent(AT, EventType.AGENT_REPLY, public=False),
+            id="agent-internal",
+        ),
+        pytest.param(
+            {"sender": "Agent", "type": "note"},
+            TicketEvent(AT, EventType.AGENT_REPLY, public=False),
+            id="agent-public-note",
+        ),
+        pytest.param(
+            {"sender": "System", "type": "email"},
+            TicketEvent(AT, EventType.AGENT_REPLY, automated=True),
+            id="system-auto-reply",
+        ),
+        pytest.param({"sender": "System", "internal": True}, None, id="system-internal"),
+        pytest.param(
+            {"sender_id": 2, "type": "web"},
+            TicketEvent(AT, EventType.REQUESTER_REPLY),
+            id="sender-id-2-is-customer",
+        ),
+        pytest.param(
+            {"sender_id": 1, "type": "email", "created_by_id": 7001},
+            TicketEvent(AT, EventType.AGENT_REPLY, author=Author.AI_AGENT),
+            id="sender-id-1-by-an-ai-agent",
+        ),
+        pytest.param({"sender": "Agent", "created_at": None}, None, id="no-created-at"),
+    ],
+)
+def test_an_article_becomes_an_event(
+    article: dict[str, Any], event: TicketEvent | None, tmp_path: Path, zammad: FakeZammad
+) -> None:
+    source = make_source(tmp_path, zammad, "  ai_agent_ids: [7001]\n")
+
+    assert source.article_event({"created_at": "2026-11-02T09:00:00.000Z", **article}) == event
+
+
 def test_an_unmapped_custom_state_counts_as_open_and_is_logged_once(
     tmp_path: Path, zammad: FakeZammad, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -488,6 +542,21 @@ def test_a_failed_poll_loses_nothing_on_the_next_one(tmp_path: Path, zammad: Fak
     result = source.poll(None, NOW)
 
     assert sorted(by_id(result)) == ["101", "102"]
+
+
+def test_a_listing_that_goes_back_in_time_does_not_move_the_position_back(
+    tmp_path: Path, zammad: FakeZammad, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = make_source(tmp_path, zammad)
+    first = source.poll(None, NOW)
+    zammad.fail("search", 200, body=json.dumps(fixture("search-expanded-two-tickets.json")))
+
+    with caplog.at_level(logging.WARNING, "exporter.sources.zammad"):
+        second = source.poll(first.cursor, NOW + 3600)
+
+    assert [t.id for t in second.tickets] == ["101", "102"]  # read again, nothing lost
+    assert json.loads(second.cursor or "")["since"] == NOW + 3600 - INDEX_LAG_SECONDS
+    assert any("going back in time" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize(
