@@ -464,8 +464,8 @@ class _PollRun:
             )
         if exhausted:
             position = self.now - INDEX_LAG_SECONDS  # everything before it was read
-        else:
-            position = done_at
+        else:  # cut short: complete up to the ticket it stopped at, and never past the lag
+            position = min(done_at, self.now - INDEX_LAG_SECONDS)
             self.watermark = min(self.watermark, done_at - 0.001)
         state.since = max(state.since, position)
         state.seen = {k: v for k, v in state.seen.items() if v >= state.since}

@@ -465,6 +465,18 @@ def test_a_poll_cut_short_goes_on_where_it_stopped(
     assert [t.id for t in second.tickets] == ["5", "6", "7"]
 
 
+def test_a_poll_cut_short_among_recent_changes_keeps_its_position_behind_the_index_lag(
+    tmp_path: Path, empty_zammad: FakeZammad
+) -> None:
+    for number in range(1, 8):  # changed in the last minute: maybe not all indexed yet
+        empty_zammad.create_ticket(number, NOW - 60 + number)
+    first = make_source(tmp_path, empty_zammad, "  page_size: 3\n", max_pages=1).poll(None, NOW)
+    second = make_source(tmp_path, empty_zammad, "  page_size: 3\n").poll(first.cursor, NOW + 1)
+
+    assert json.loads(first.cursor or "")["since"] == NOW - INDEX_LAG_SECONDS
+    assert [t.id for t in second.tickets] == ["5", "6", "7"]  # 1..4 seen, not read again
+
+
 # --- faults -----------------------------------------------------------------------------------
 
 
