@@ -332,6 +332,46 @@ def test_a_running_deadline_is_kept_once_zammad_clears_it(
 
 
 @pytest.mark.parametrize(
+    ("answered_at", "breached_at"),
+    [
+        pytest.param("2026-11-02 09:45", None, id="answered-before-the-deadline"),
+        pytest.param("2026-11-02 11:00", "2026-11-02 10:00", id="answered-late"),
+    ],
+)
+def test_native_next_response_keeps_zammads_update_deadline(
+    answered_at: str, breached_at: str | None, tmp_path: Path, empty_zammad: FakeZammad
+) -> None:
+    zammad = empty_zammad
+    zammad.create_ticket(9, utc("2026-11-02 08:00"))
+    zammad.article(9, utc("2026-11-02 08:30"), "Agent")
+    zammad.article(9, utc("2026-11-02 09:00"), "Customer")
+    zammad.update(9, update_escalation_at=utc("2026-11-02 10:00"))
+    source = make_source(tmp_path, zammad)
+    first = source.poll(None, NOW)
+    zammad.article(9, utc(answered_at), "Agent")
+    zammad.update(9, at=NOW + 60, update_escalation_at=None)
+
+    second = source.poll(first.cursor, NOW + 3600)
+
+    running = [c for c in by_id(first)["9"].native if c.metric == "next_response"]
+    answered = [c for c in by_id(second)["9"].native if c.metric == "next_response"]
+    assert running == [
+        NativeClock(
+            "next_response", started_at=utc("2026-11-02 09:00"), deadline=utc("2026-11-02 10:00")
+        )
+    ]
+    assert answered == [
+        NativeClock(
+            "next_response",
+            started_at=utc("2026-11-02 09:00"),
+            deadline=utc("2026-11-02 10:00"),
+            stopped_at=utc(answered_at),
+            breached_at=None if breached_at is None else utc(breached_at),
+        )
+    ]
+
+
+@pytest.mark.parametrize(
     ("state", "paused"),
     [
         pytest.param("open", False, id="open-runs"),
