@@ -1,4 +1,4 @@
-"""Requests per poll: the Freshdesk and Zendesk sources against their local fake helpdesks.
+"""Requests per poll: the Freshdesk, Zendesk and Zammad sources against their local fake helpdesks.
 
 For each source and each count of changed tickets (0, 1, 1,000 and 50,000
 by default), a fake helpdesk (:mod:`tests.fakes.freshdesk`,
@@ -24,6 +24,8 @@ end of the list).  For Freshdesk: the ticket listing (100 a page, its
 counted, as an events stream would make them unnecessary.  For Zendesk: the
 ticket export and the ticket-events export (1,000 a page, one update per
 changed ticket), the metric-events export and the ratings (nothing new).
+For Zammad: the ticket search (100 new tickets a page); the articles and the
+history read per changed ticket are not counted, like conversations.
 Freshdesk ends a listing with the absence of a ``Link`` header, so it can
 need one request fewer than that bound per endpoint; ``Link`` floor is
 ``max(1, ceil(changed / 100))`` per listing.
@@ -67,6 +69,8 @@ try:
 except ImportError:  # a checkout without the Zendesk source or its fake
     ZendeskSource = None  # type: ignore[assignment,misc]
     FakeZendesk = None  # type: ignore[assignment,misc]
+from exporter.sources.zammad import ZammadSource
+from tests.fakes.zammad import FakeZammad
 
 #: The simulated "now" of the first poll.
 START = datetime(2026, 11, 2, 12, 0, tzinfo=UTC).timestamp()
@@ -76,6 +80,7 @@ MIN_TICKETS = 10
 FRESHDESK_PAGE = 100
 ZENDESK_PAGE = 1000
 ZENDESK_RATINGS_PAGE = 100
+ZAMMAD_PAGE = 100
 #: Account limits of the fakes: out of reach, so the answers are never 429.
 UNLIMITED = 10**9
 KINDS = ("agent reply", "requester reply")
@@ -221,6 +226,49 @@ def measure_zendesk(changed: int, kind: str, directory: Path) -> Measure:
     )
 
 
+# --- Zammad -------------------------------------------------------------------------------------
+
+
+def measure_zammad(changed: int, kind: str, directory: Path) -> Measure:
+    clock = SimulatedClock(START)
+    with FakeZammad() as fake:
+        ids = list(range(1, max(changed, MIN_TICKETS) + 1))
+        for number in ids:
+            created = START - 2 * DAY + number
+            fake.create_ticket(number, created)
+            fake.article(number, created + 60, "Agent")
+        key = directory / "zammad-token"
+        key.write_text(fake.token + "\n")
+        config = parse_config(
+            f"source: {{type: zammad, url: '{fake.url}', token_file: '{key}', "
+            f"page_size: {ZAMMAD_PAGE}}}\n"
+            "slas: {first_response: {targets: {urgent: 1h}}}\n"
+        )
+        source = ZammadSource(config.source, clock=clock.time, sleep=clock.sleep)
+        first = source.poll(None, clock.now)
+        assert len(first.tickets) == len(ids), "the first poll must read the whole history"
+        change_at = clock.now + 1
+        for offset, number in enumerate(ids[:changed]):
+            sender = "Agent" if kind == "agent reply" else "Customer"
+            fake.article(number, change_at + offset, sender)
+        clock.now = change_at + changed + 120  # past the search index lag
+        before = len(fake.requests)
+        result, wall, waited = timed_poll(source, first.cursor, clock)
+        requests = Counter(r.endpoint for r in fake.requests[before:])
+    return Measure(
+        source="Zammad",
+        kind=kind,
+        changed=changed,
+        requests=requests,
+        minimum=bound(changed, ZAMMAD_PAGE),
+        link_floor=None,
+        returned=len(result.tickets),
+        problems=list(result.problems),
+        wall=wall,
+        waited=waited,
+    )
+
+
 def timed_poll(
     source: Source, cursor: str | None, clock: SimulatedClock
 ) -> tuple[PollResult, float, float]:
@@ -238,6 +286,9 @@ ENDPOINT_NAMES = {
     "ratings": "ratings",
     "ticket_events": "ticket events",
     "metric_events": "metric events",
+    "search": "search",
+    "articles": "articles",
+    "history": "history",
 }
 
 
@@ -292,12 +343,15 @@ def report(measures: Sequence[Measure], missing: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--changed", default="0,1,1000,50000", help="comma-separated counts")
-    parser.add_argument("--sources", default="freshdesk,zendesk", help="freshdesk, zendesk")
+    parser.add_argument(
+        "--sources", default="freshdesk,zendesk,zammad", help="freshdesk, zendesk, zammad"
+    )
     parser.add_argument("--kinds", default=",".join(KINDS), help="agent reply, requester reply")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.changed.split(",")]
     kinds = [k.strip() for k in args.kinds.split(",")]
     runners: dict[str, Callable[[int, str, Path], Measure]] = {"freshdesk": measure_freshdesk}
+    runners["zammad"] = measure_zammad
     missing: list[str] = []
     if FakeZendesk is not None and ZendeskSource is not None:
         runners["zendesk"] = measure_zendesk

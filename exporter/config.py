@@ -163,7 +163,13 @@ _NEEDS_URL = {SourceType.ZENDESK, SourceType.FRESHDESK, SourceType.JIRA, SourceT
 #: The base URL of a hosted API when ``source.url`` is not given.
 DEFAULT_URLS = {SourceType.INTERCOM: "https://api.intercom.io"}
 #: The source types this build can poll; the others are named so that `check` can refuse them.
-POLLED_TYPES = (SourceType.ZENDESK, SourceType.FRESHDESK, SourceType.FILE, SourceType.DEMO)
+POLLED_TYPES = (
+    SourceType.ZENDESK,
+    SourceType.FRESHDESK,
+    SourceType.FILE,
+    SourceType.DEMO,
+    SourceType.ZAMMAD,
+)
 _HTTP = frozenset(
     {
         SourceType.ZENDESK,
@@ -450,7 +456,7 @@ class CalendarConfig(_Strict):
     country: str | None = None
     subdivision: str | None = None
     #: read the hours from the helpdesk (``import: zendesk`` + ``schedule: <id>``)
-    import_: Literal["zendesk", "freshdesk"] | None = Field(default=None, alias="import")
+    import_: Literal["zendesk", "freshdesk", "zammad"] | None = Field(default=None, alias="import")
     schedule: str | None = Field(
         default=None, description="the helpdesk's schedule / business-hours id"
     )
@@ -465,7 +471,7 @@ class CalendarConfig(_Strict):
         given = self.model_fields_set
         if self.import_ is None:
             if self.schedule is not None:
-                raise ValueError("`schedule:` needs `import: zendesk` or `import: freshdesk`")
+                raise ValueError("`schedule:` needs `import:` (zendesk, freshdesk or zammad)")
             return self
         if self.import_ == "zendesk" and self.schedule is None:
             raise ValueError("`import: zendesk` needs `schedule:` (the schedule id)")
@@ -873,7 +879,7 @@ class NotifyConfig(_Strict):
 class SlaImportConfig(_Strict):
     """``slas: {import: zendesk}``: the contract read from the helpdesk's SLA policy."""
 
-    import_: Literal["zendesk", "freshdesk"] = Field(alias="import")
+    import_: Literal["zendesk", "freshdesk", "zammad"] = Field(alias="import")
     #: the policy's title or id; default: Zendesk's first policy, Freshdesk's default one
     policy: str | None = None
     #: the calendar of targets that count business hours

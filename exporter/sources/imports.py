@@ -1,6 +1,7 @@
 """Business calendars and SLA targets read from the helpdesk itself.
 
-``calendars: {office: {import: zendesk, schedule: 360000123}}`` keeps one
+``calendars: {office: {import: zendesk, schedule: 360000123}}`` (or
+``import: freshdesk``, ``import: zammad``) keeps one
 source of truth for business hours: the schedule the helpdesk already uses;
 ``slas: {import: zendesk, policy: Enterprise, calendar: office}`` does the
 same for the contract's targets.  :func:`resolve_imports` fetches them once,
@@ -18,6 +19,7 @@ from typing import Any
 from exporter.config import ALWAYS, CalendarConfig, Config, SlaConfig, SlaImportConfig
 from exporter.model import Priority
 from exporter.sla import FIRST_RESPONSE, NEXT_RESPONSE, RESOLUTION
+from exporter.sources import zammad
 from exporter.sources.base import SourceError
 from exporter.sources.freshdesk import (
     fetch_business_hours,
@@ -49,6 +51,8 @@ def _fetch(config: Config, calendar: CalendarConfig, client: HelpdeskClient) -> 
     if calendar.import_ == "zendesk":
         assert calendar.schedule is not None
         return fetch_schedule(client, calendar.schedule)
+    if calendar.import_ == "zammad":
+        return zammad.fetch_calendar(client, calendar.schedule)
     return fetch_business_hours(client, calendar.schedule)
 
 
@@ -98,6 +102,16 @@ def _freshdesk_targets(client: HelpdeskClient, policy: str | None) -> Targets:
     }
 
 
+def _zammad_targets(config: Config, client: HelpdeskClient, policy: str | None) -> Targets:
+    """Zammad SLAs always count business hours, on the calendar of the SLA."""
+    wanted = {str(k).lower(): v for k, v in config.source.priority_map.items()}
+    found = zammad.fetch_sla_targets(client, lambda name: zammad.map_priority(name, wanted), policy)
+    return {
+        metric: {p: (seconds, True) for p, seconds in values.items()}
+        for metric, values in found.items()
+    }
+
+
 def _sla_configs(config: Config, spec: SlaImportConfig, targets: Targets) -> dict[str, SlaConfig]:
     slas: dict[str, SlaConfig] = {}
     for metric, by_priority in targets.items():
@@ -142,7 +156,8 @@ def resolve_imports(config: Config, client: HelpdeskClient | None = None) -> Con
     if not imported and config.sla_import is None:
         return config
     if client is None:
-        make = zendesk_client if config.source.type.value == "zendesk" else freshdesk_client
+        makers = {"zendesk": zendesk_client, "zammad": zammad.zammad_client}
+        make = makers.get(config.source.type.value, freshdesk_client)
         client = make(config.source)
     try:
         config = _resolve_calendars(config, imported, client)
@@ -152,6 +167,8 @@ def resolve_imports(config: Config, client: HelpdeskClient | None = None) -> Con
         if spec.import_ == "zendesk":
             answer = client.get_json(ZENDESK_SLA_POLICIES)
             targets = zendesk_targets(answer, spec.policy, config.source.resolution_metric)
+        elif spec.import_ == "zammad":
+            targets = _zammad_targets(config, client, spec.policy)
         else:
             targets = _freshdesk_targets(client, spec.policy)
     except ScheduleError as exc:
