@@ -1306,9 +1306,9 @@ def _source_problems(source: SourceConfig) -> Iterator[tuple[Path_, str]]:
     for key in sorted(source.model_fields_set):
         readers = SOURCE_KEY_READERS.get(key)
         if readers is not None and source.type not in readers:
-            polled = [kind.value for kind in POLLED_TYPES if kind in readers]
+            readable = [kind.value for kind in POLLED_TYPES if kind in readers]
             names = " and ".join(
-                [", ".join(polled[:-1]), polled[-1]] if len(polled) > 1 else polled
+                [", ".join(readable[:-1]), readable[-1]] if len(readable) > 1 else readable
             )
             yield (
                 ("source", key),
