@@ -35,12 +35,12 @@ from typing import Any
 import pytest
 
 from exporter import __version__, metrics
+from exporter.live import Timeline
 from exporter.model import Ticket, ticket_from_json
 from exporter.poller import (
     Poller,
     Readiness,
     SourceHealth,
-    Timeline,
     assess,
     backoff_delay,
     fresh_for,
