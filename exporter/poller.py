@@ -47,7 +47,6 @@ from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from sys import intern
 from typing import Any
 
@@ -424,9 +423,7 @@ def _stored_ticket(ticket_id: str, body: str) -> Ticket | SkippedRecord:
 
 
 def _iso(instant: float | None) -> str:
-    if instant is None:
-        return "-"
-    return format_instant(datetime.fromtimestamp(instant, UTC))
+    return "-" if instant is None else format_instant(instant)
 
 
 # --- readiness ----------------------------------------------------------------------------------

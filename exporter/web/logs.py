@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from typing import TextIO
+
+from exporter.model import format_instant
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -14,7 +15,8 @@ class LogFormatter(logging.Formatter):
     """One line per record: ``2026-11-02T08:15:00.123Z info exporter.poller poll done k=v``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        # format_instant to the second, then the record's milliseconds
+        stamp = format_instant(int(record.created)).removesuffix("Z")
         text = f"{stamp}.{int(record.msecs):03d}Z {record.levelname.lower()} {record.name} "
         text += record.getMessage()
         if record.exc_info:
