@@ -110,6 +110,7 @@ from exporter.model import (
 )
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BasicAuth, BearerAuth, HelpdeskClient, PollBudgetSpent
+from exporter.sources.incremental import STALL_REPEATS as STALL_REPEATS  # also importable here
 from exporter.sources.incremental import IncrementalSource, KnownTickets
 from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
@@ -133,8 +134,6 @@ EXPORT_LAG_SECONDS = 60
 TIME_BASED_PAGE = 1000
 #: Pages read per stream and poll; the rest is read on the next poll.
 MAX_PAGES = 200
-#: Answers in a row that do not move an export before the poll fails with ``stalled``.
-STALL_REPEATS = 3
 #: Rating pages are read with this much overlap (ratings are de-duplicated per ticket).
 RATINGS_OVERLAP_SECONDS = 60
 RATINGS_PAGE = 100
