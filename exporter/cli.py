@@ -100,9 +100,7 @@ def _say(line: str) -> None:
 
 
 def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return format_instant(datetime.fromtimestamp(ts, UTC))
+    return None if ts is None else format_instant(ts)
 
 
 def _number(value: float) -> int | float:
@@ -194,9 +192,11 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
 
 
 def _short_time(ts: float | None) -> str:
+    """``2026-11-02 08:15:00Z``: :func:`format_instant` to the second, for table columns."""
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    whole = datetime.fromtimestamp(ts, UTC).replace(microsecond=0)
+    return format_instant(whole).replace("T", " ")
 
 
 def print_evaluation_table(document: dict[str, Any], out: TextIO) -> None:

@@ -1421,9 +1421,44 @@ class _Problem:
         return f"{prefix}: {where}: {shorten(shorten_quotes(self.message), 400)}"
 
 
-def _raise(problems: Sequence[_Problem], name: str) -> typing.NoReturn:
+def _rendered(problems: Sequence[_Problem], name: str) -> list[str]:
     ordered = sorted(set(problems), key=lambda p: (p.line or 0, _format_path(p.path), p.message))
-    raise ConfigError([problem.render(name) for problem in ordered])
+    return [problem.render(name) for problem in ordered]
+
+
+def _raise(problems: Sequence[_Problem], name: str) -> typing.NoReturn:
+    raise ConfigError(_rendered(problems, name))
+
+
+def _validation_messages(
+    error: ValidationError, data: Any, root: type[BaseModel]
+) -> Iterator[tuple[Path_, str]]:
+    """Each error of validating ``data`` against ``root``: the user's path and a message."""
+    for detail in error.errors():
+        loc = _loc_path(detail["loc"], data)
+        yield loc, _clean_message(detail, _allowed_keys(root, loc))
+
+
+def located_problems(
+    error: ValidationError, data: Any, node: yaml.Node | None, name: str, root: type[BaseModel]
+) -> list[str]:
+    """``file:line: dotted.path: message`` for each error of validating a YAML document.
+
+    ``data`` is the document as validated against ``root``, ``node`` the YAML
+    node it was read from (for the lines) and ``name`` the file as the user
+    wrote it.  The messages are those of this config file (``expected a list,
+    got 5``, ``unknown key; did you mean ...``), sorted by line; values that
+    are problems of their own raise ``ValueError`` in a validator, whose text
+    is the message.
+    """
+    lines: dict[Path_, int] = {}
+    _index_lines(node, (), lines, [])
+    where = _Lines(lines)
+    problems = [
+        _Problem(where.line_of(loc), loc, message)
+        for loc, message in _validation_messages(error, data, root)
+    ]
+    return _rendered(problems, name)
 
 
 def _yaml_problem(text: str, exc: yaml.YAMLError) -> _Problem:
@@ -1487,9 +1522,7 @@ def parse_config(text: str, path: Path | None = None, base_dir: Path | None = No
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            loc = _loc_path(error["loc"], data)
-            message = _clean_message(error, _allowed_keys(Config, loc))
+        for loc, message in _validation_messages(exc, data, Config):
             if loc[:1] == ("sla_import",):  # written under `slas:` in the file
                 loc = ("slas", *loc[1:])
             problems.append(_Problem(where.line_of(loc), loc, message))

@@ -158,8 +158,14 @@ def parse_instant(value: Any, where: str) -> datetime:
     return parsed
 
 
-def format_instant(value: datetime) -> str:
-    """ISO 8601 UTC with ``Z``, seconds precision unless there are microseconds."""
+def format_instant(value: datetime | float) -> str:
+    """ISO 8601 UTC with ``Z``, seconds precision unless there are microseconds.
+
+    ``value`` is an aware datetime or POSIX seconds; this is the one place
+    that writes an instant as text (evaluate's JSON, log lines, messages).
+    """
+    if not isinstance(value, datetime):
+        value = datetime.fromtimestamp(value, UTC)
     if value.tzinfo is UTC and not value.microsecond:
         return value.isoformat()[:-6] + "Z"  # drops "+00:00"
     value = value.astimezone(UTC)

@@ -45,7 +45,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from exporter import __version__, metrics
@@ -186,9 +185,7 @@ def _stored_ticket(ticket_id: str, body: str) -> Ticket | SkippedRecord:
 
 
 def _iso(instant: float | None) -> str:
-    if instant is None:
-        return "-"
-    return format_instant(datetime.fromtimestamp(instant, UTC))
+    return "-" if instant is None else format_instant(instant)
 
 
 # --- readiness ----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Alertmanager routing for the pack: pages and tickets to Slack, with their message templates.
 
 :func:`alertmanager_files` returns ``alertmanager/alertmanager.yml`` and
-``alertmanager/templates/slack.tmpl``.  The routing promises (``docs/design.md``):
+``alertmanager/templates/slack.tmpl``.  The routing promises (``docs/architecture.md``):
 
 * alerts are grouped by ``alertname`` and ``slo``;
 * ``severity="page"`` goes to the pages channel, ``severity="ticket"`` to the

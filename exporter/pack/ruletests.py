@@ -49,6 +49,20 @@ from typing import Any
 from exporter import metrics
 from exporter.config import Severity, SloKind
 from exporter.pack import names
+from exporter.pack.names import (
+    ABSENT,
+    BACKLOG,
+    BACKLOG_IMMINENT,
+    BURN,
+    EXHAUSTED,
+    EXPORTER_DOWN,
+    FORECAST,
+    IMMINENT,
+    SOURCE_ALERTS,
+    SOURCE_DOWN,
+    SOURCE_LAGGING,
+    SOURCE_STALE,
+)
 from exporter.pack.rules import (
     EXHAUSTED_FOR,
     FORECAST_FOR,
@@ -102,18 +116,6 @@ MARGIN = 3
 #: How far the model looks for a page or a ticket before giving up.
 HORIZON = 12 * 60
 
-BURN = names.BURN
-EXHAUSTED = names.EXHAUSTED
-FORECAST = names.FORECAST
-BACKLOG = names.BACKLOG
-BACKLOG_IMMINENT = names.BACKLOG_IMMINENT
-IMMINENT = names.IMMINENT
-ABSENT = names.ABSENT
-EXPORTER_DOWN = names.EXPORTER_DOWN
-SOURCE_DOWN = names.SOURCE_DOWN
-SOURCE_STALE = names.SOURCE_STALE
-SOURCE_LAGGING = names.SOURCE_LAGGING
-SOURCE_ALERTS = names.SOURCE_ALERTS
 #: ``le`` bounds a gauge histogram of time to breach is written with (plus +Inf).
 BUCKETS = (*metrics.TIME_TO_BREACH_BUCKETS, float("inf"))
 #: Seconds left on the running clocks of the imminent-breach test.

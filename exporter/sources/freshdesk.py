@@ -128,6 +128,7 @@ from exporter.model import (
 from exporter.sla import next_response_clocks
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BasicAuth, HelpdeskClient, PollBudgetSpent
+from exporter.sources.incremental import STALL_REPEATS as STALL_REPEATS  # also importable here
 from exporter.sources.incremental import IncrementalSource, KnownTickets
 from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
@@ -151,8 +152,6 @@ MAX_PER_PAGE = 100
 MAX_PAGES = 600
 #: Rating pages read per poll.
 MAX_RATING_PAGES = 50
-#: Answers in a row that do not move a listing before the poll fails with ``stalled``.
-STALL_REPEATS = 3
 #: Conversation pages read per ticket.
 MAX_CONVERSATION_PAGES = 10
 #: Changes this recent may still be being written: the watermark stays this far behind ``now``.

@@ -26,6 +26,9 @@ from exporter.sources.http import HelpdeskClient
 KnownTickets = Callable[[Sequence[str]], Mapping[str, Ticket]]
 #: Tickets remembered in memory when no ``known`` lookup is given.
 CACHE_LIMIT = 200_000
+#: Answers in a row that do not move an export or a listing before the poll fails with
+#: ``stalled`` (the helpdesk keeps answering the same position).
+STALL_REPEATS = 3
 
 
 class IncrementalSource:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
+from exporter.model import format_instant
 from exporter.units import format_duration
 
 log = logging.getLogger(__name__)
@@ -139,4 +140,6 @@ class ReadProgress:
 
 
 def _minute(posix: float) -> str:
-    return datetime.fromtimestamp(posix, UTC).strftime("%Y-%m-%dT%H:%MZ")
+    """``2026-10-14T08:00Z``: :func:`format_instant` to the minute, enough for progress lines."""
+    whole = datetime.fromtimestamp(posix, UTC).replace(second=0, microsecond=0)
+    return format_instant(whole).removesuffix(":00Z") + "Z"

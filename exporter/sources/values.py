@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from exporter.model import format_instant
+
 
 def instant(value: Any) -> float | None:
     """POSIX seconds of an ISO 8601 time (``2026-11-02T08:15:00Z``), or None.
@@ -23,8 +25,13 @@ def instant(value: Any) -> float | None:
 
 
 def iso(seconds: float) -> str:
-    """An instant as the APIs' query parameters take it: ``2026-11-02T08:15:00Z``."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An instant as the APIs' query parameters take it: ``2026-11-02T08:15:00Z``.
+
+    :func:`~exporter.model.format_instant` to the whole second (a fraction is
+    dropped): query parameters such as Freshdesk's ``updated_since`` take no
+    fractions.
+    """
+    return format_instant(datetime.fromtimestamp(seconds, UTC).replace(microsecond=0))
 
 
 def id_order(ticket_id: str) -> tuple[int, str]:

@@ -106,14 +106,15 @@ from exporter.model import (
     Rating,
     Ticket,
     TicketEvent,
+    format_instant,
 )
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BasicAuth, BearerAuth, HelpdeskClient, PollBudgetSpent
+from exporter.sources.incremental import STALL_REPEATS as STALL_REPEATS  # also importable here
 from exporter.sources.incremental import IncrementalSource, KnownTickets
 from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
 from exporter.sources.values import instant as _instant
-from exporter.sources.values import iso as _iso
 from exporter.sources.zendesk_time_zones import ScheduleHours, schedule_hours
 
 log = logging.getLogger(__name__)
@@ -133,8 +134,6 @@ EXPORT_LAG_SECONDS = 60
 TIME_BASED_PAGE = 1000
 #: Pages read per stream and poll; the rest is read on the next poll.
 MAX_PAGES = 200
-#: Answers in a row that do not move an export before the poll fails with ``stalled``.
-STALL_REPEATS = 3
 #: Rating pages are read with this much overlap (ratings are de-duplicated per ticket).
 RATINGS_OVERLAP_SECONDS = 60
 RATINGS_PAGE = 100
@@ -519,8 +518,8 @@ class _PollRun:
                         "zendesk: %s returned a cursor that goes back in time (%s < %s); "
                         "keeping the previous cursor",
                         TICKETS_PATH,
-                        _iso(new),
-                        _iso(old),
+                        format_instant(new),
+                        format_instant(old),
                     )
                     break
                 cursor = after
@@ -620,8 +619,8 @@ class _PollRun:
                     "zendesk: %s returned end_time %s before start_time %s (going back in "
                     "time); keeping the previous start_time",
                     path,
-                    _iso(end_time),
-                    _iso(start),
+                    format_instant(end_time),
+                    format_instant(start),
                 )
                 break
             moved = min(end_time, self.limit) > start
@@ -637,7 +636,8 @@ class _PollRun:
                 break
             repeats = 0 if moved or fresh else repeats + 1
             if repeats >= STALL_REPEATS:
-                raise _stalled(path, f"a page whose end_time stays at start_time {_iso(start)}")
+                stuck = format_instant(start)
+                raise _stalled(path, f"a page whose end_time stays at start_time {stuck}")
         progress.done()
         if not exhausted:
             self.marks.append(float(start))
@@ -912,7 +912,8 @@ class _PollRun:
             if self.now - update.at > PENDING_MAX_AGE_SECONDS:
                 self.problems.append(
                     f"ticket {update.ticket}: dropped a {update.kind} update of "
-                    f"{_iso(update.at)} ({why} after {PENDING_MAX_AGE_SECONDS / 86400:g} days)"
+                    f"{format_instant(update.at)} ({why} after "
+                    f"{PENDING_MAX_AGE_SECONDS / 86400:g} days)"
                 )
                 continue
             self.state.pending.append(update)

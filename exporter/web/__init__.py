@@ -29,4 +29,6 @@ the Prometheus exporter-toolkit format::
 
 Relative paths are relative to the web config file.  Certificates are
 reloaded when their files change, so a rotated certificate needs no restart.
+Settings of that format this exporter cannot honour are refused by name
+(see :mod:`~exporter.web.config`).
 """

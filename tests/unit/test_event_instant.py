@@ -15,6 +15,7 @@ from exporter.model import (
     event_to_json,
     format_instant,
 )
+from exporter.sources.values import iso
 from exporter.store import Store
 
 AT = datetime(2026, 11, 2, 8, 15, 5, tzinfo=UTC)
@@ -59,6 +60,33 @@ def test_event_seconds_take_no_part_in_equality_or_json() -> None:
 )
 def test_format_instant_writes_utc_with_z(at: datetime, text: str) -> None:
     assert format_instant(at) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        pytest.param(AT.timestamp(), "2026-11-02T08:15:05Z", id="whole-seconds"),
+        pytest.param(int(AT.timestamp()), "2026-11-02T08:15:05Z", id="integer"),
+        pytest.param(AT.timestamp() + 0.25, "2026-11-02T08:15:05.250000Z", id="fraction"),
+        pytest.param(0, "1970-01-01T00:00:00Z", id="epoch"),
+    ],
+)
+def test_format_instant_writes_posix_seconds_as_their_utc_time(seconds: float, text: str) -> None:
+    assert format_instant(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        pytest.param(AT.timestamp(), "2026-11-02T08:15:05Z", id="whole-seconds"),
+        pytest.param(AT.timestamp() + 0.75, "2026-11-02T08:15:05Z", id="fraction-dropped"),
+        pytest.param(
+            AT.timestamp() + 0.9999996, "2026-11-02T08:15:06Z", id="rounds-to-microsecond"
+        ),
+    ],
+)
+def test_query_parameter_times_have_whole_seconds(seconds: float, text: str) -> None:
+    assert iso(seconds) == text
 
 
 def test_checkpoint_keeps_every_committed_value(tmp_path: Path) -> None:

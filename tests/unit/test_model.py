@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +19,8 @@ from exporter.model import (
     ticket_to_json,
 )
 
-DESIGN_EXAMPLE: dict[str, Any] = {
+#: the example of docs/design.md, "Tickets and time"
+DOCUMENTED_TICKET: dict[str, Any] = {
     "id": "123",
     "created_at": "2026-11-02T08:15:00Z",
     "status": "open",
@@ -44,8 +47,14 @@ DESIGN_EXAMPLE: dict[str, Any] = {
 }
 
 
-def test_design_example_parses() -> None:
-    t = ticket_from_json(DESIGN_EXAMPLE)
+def test_the_documented_ticket_is_the_one_in_the_docs() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "design.md").read_text()
+    block = text.split("```json\n", 1)[1].split("```", 1)[0]
+    assert json.loads(block) == DOCUMENTED_TICKET
+
+
+def test_documented_ticket_parses() -> None:
+    t = ticket_from_json(DOCUMENTED_TICKET)
     assert t.id == "123"
     assert t.priority is Priority.URGENT
     assert t.brand is None
@@ -62,18 +71,18 @@ def test_design_example_parses() -> None:
 
 
 def test_round_trip() -> None:
-    t = ticket_from_json(DESIGN_EXAMPLE)
+    t = ticket_from_json(DOCUMENTED_TICKET)
     assert ticket_from_json(ticket_to_json(t)) == t
 
 
 def test_events_are_sorted_by_time() -> None:
-    record = dict(DESIGN_EXAMPLE, events=list(reversed(DESIGN_EXAMPLE["events"])))
+    record = dict(DOCUMENTED_TICKET, events=list(reversed(DOCUMENTED_TICKET["events"])))
     times = [e.at for e in ticket_from_json(record).events]
     assert times == sorted(times)
 
 
 def test_offsets_are_converted_to_utc() -> None:
-    t = ticket_from_json(dict(DESIGN_EXAMPLE, created_at="2026-11-02T09:15:00+01:00"))
+    t = ticket_from_json(dict(DOCUMENTED_TICKET, created_at="2026-11-02T09:15:00+01:00"))
     assert ticket_to_json(t)["created_at"] == "2026-11-02T08:15:00Z"
 
 
@@ -104,7 +113,7 @@ def test_offsets_are_converted_to_utc() -> None:
 )
 def test_errors_name_the_field(change: dict[str, Any], message: str) -> None:
     with pytest.raises(TicketFormatError) as raised:
-        ticket_from_json({**DESIGN_EXAMPLE, **change})
+        ticket_from_json({**DOCUMENTED_TICKET, **change})
     assert message in str(raised.value)
 
 
@@ -139,7 +148,7 @@ def test_times_outside_the_supported_years_are_range_errors(
     change: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(InstantRangeError) as raised:
-        ticket_from_json({**DESIGN_EXAMPLE, **change})
+        ticket_from_json({**DOCUMENTED_TICKET, **change})
     assert f"{field}: time" in str(raised.value)
     assert "outside the years 1970 to 2199" in str(raised.value)
 
@@ -153,14 +162,14 @@ IN_RANGE = [
 
 @pytest.mark.parametrize("instant", [c[1] for c in IN_RANGE], ids=[c[0] for c in IN_RANGE])
 def test_times_at_the_edges_of_the_supported_years_parse(instant: str) -> None:
-    record = {**DESIGN_EXAMPLE, "created_at": instant}
+    record = {**DOCUMENTED_TICKET, "created_at": instant}
     record["events"] = [{"at": instant, "type": "solved"}]
     ticket = ticket_from_json(record)
     assert ticket.created_at == ticket.events[0].at
 
 
 def test_null_priority_defaults_to_normal() -> None:
-    assert ticket_from_json(dict(DESIGN_EXAMPLE, priority=None)).priority is Priority.NORMAL
+    assert ticket_from_json(dict(DOCUMENTED_TICKET, priority=None)).priority is Priority.NORMAL
 
 
 @given(st.integers(min_value=1_600_000_000, max_value=1_900_000_000))

@@ -507,6 +507,35 @@ def test_configure_logging_replaces_handlers() -> None:
     assert "hidden" not in stream.getvalue()
 
 
+@pytest.mark.parametrize(
+    ("level", "logger", "severity", "shown"),
+    [
+        ("info", "urllib3.connectionpool", logging.WARNING, False),
+        ("debug", "urllib3.connectionpool", logging.WARNING, False),
+        ("info", "urllib3.connectionpool", logging.ERROR, True),
+        ("info", "exporter.sources.http", logging.WARNING, True),
+    ],
+    ids=[
+        "urllib3-retry-warning-hidden",
+        "urllib3-warning-hidden-even-at-debug",
+        "urllib3-error-shown",
+        "own-warning-shown",
+    ],
+)
+def test_urllib3_logs_only_its_errors(level: str, logger: str, severity: int, shown: bool) -> None:
+    stream = io.StringIO()
+    root, library = logging.getLogger(), logging.getLogger("urllib3")
+    saved = root.handlers[:], root.level, library.level
+    try:
+        configure_logging(level, stream)
+        logging.getLogger(logger).log(severity, "Retrying (Retry(total=3)) after connection broken")
+    finally:
+        root.handlers[:], root_level, library_level = saved
+        root.setLevel(root_level)
+        library.setLevel(library_level)
+    assert ("Retrying" in stream.getvalue()) is shown
+
+
 # --- a real server on 127.0.0.1 -----------------------------------------------------------------
 
 

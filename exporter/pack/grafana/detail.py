@@ -20,18 +20,12 @@ from exporter import metrics
 from exporter.config import Config, Severity
 from exporter.pack.grafana.panels import (
     BLUE,
-    CURRENT_BURN_RATE,
     DATASOURCE,
-    DETAIL_UID,
-    ERROR_BUDGET,
     GREEN,
-    OBJECTIVE,
     ORANGE,
-    PERIOD_BUDGET_REMAINING,
     RED,
     SLI_WINDOWS,
     SLO_VARIABLE,
-    TIME_PERIOD_DAYS,
     YELLOW,
     _alerts_annotation,
     _base,
@@ -51,6 +45,14 @@ from exporter.pack.grafana.panels import (
     _steps,
     _threshold_lines,
     _timeseries,
+)
+from exporter.pack.names import (
+    CURRENT_BURN_RATE,
+    DETAIL_UID,
+    ERROR_BUDGET,
+    OBJECTIVE,
+    PERIOD_BUDGET_REMAINING,
+    TIME_PERIOD_DAYS,
 )
 from exporter.pack.rules import (
     FORECAST_WINDOW,

@@ -18,11 +18,8 @@ from exporter.config import Config, Severity, SloKind
 from exporter.model import PRIORITIES
 from exporter.pack.grafana.panels import (
     BLUE,
-    CURRENT_BURN_RATE,
     GREEN,
     ORANGE,
-    OVERVIEW_UID,
-    PERIOD_BUDGET_REMAINING,
     RED,
     LinkBuilders,
     _alerts_annotation,
@@ -44,6 +41,7 @@ from exporter.pack.grafana.panels import (
     _timeseries,
     _window_text,
 )
+from exporter.pack.names import CURRENT_BURN_RATE, OVERVIEW_UID, PERIOD_BUDGET_REMAINING
 from exporter.pack.rules import (
     PackPlan,
     SloPlan,

@@ -20,7 +20,15 @@ with warnings.catch_warnings():
 
 from exporter import metrics
 from exporter.config import Config, SloKind
-from exporter.pack import GENERATED_MARKER, names
+from exporter.pack import GENERATED_MARKER
+from exporter.pack.names import (
+    DETAIL_UID,
+    ERROR_BUDGET,
+    OVERVIEW_UID,
+    PERIOD_BURN_RATE,
+    UIDS,
+    WALLBOARD_UID,
+)
 from exporter.pack.rules import (
     STANDARD_WINDOWS,
     PackPlan,
@@ -31,10 +39,6 @@ from exporter.pack.rules import (
 )
 
 TAG = "helpdesk-slo"
-OVERVIEW_UID = names.OVERVIEW_UID
-DETAIL_UID = names.DETAIL_UID
-WALLBOARD_UID = names.WALLBOARD_UID
-UIDS = names.UIDS
 
 #: Name of the data-source variable; every panel and query points at ``${datasource}``.
 DATASOURCE_VARIABLE = "datasource"
@@ -51,12 +55,6 @@ GREEN, YELLOW, ORANGE, RED, BLUE = "green", "yellow", "orange", "red", "blue"
 
 # --- recording rule and metric names ----------------------------------------------------------
 
-OBJECTIVE = names.OBJECTIVE
-ERROR_BUDGET = names.ERROR_BUDGET
-TIME_PERIOD_DAYS = names.TIME_PERIOD_DAYS
-CURRENT_BURN_RATE = names.CURRENT_BURN_RATE
-PERIOD_BURN_RATE = names.PERIOD_BURN_RATE
-PERIOD_BUDGET_REMAINING = names.PERIOD_BUDGET_REMAINING
 #: The fixed windows of ``slo:sli_error:ratio_rate<W>`` (every SLO also has its own window).
 SLI_WINDOWS = tuple(Window(seconds) for seconds in STANDARD_WINDOWS)
 

@@ -22,9 +22,7 @@ from exporter.pack.grafana.panels import (
     BREACH_SOON_SECONDS,
     GREEN,
     ORANGE,
-    PERIOD_BUDGET_REMAINING,
     RED,
-    WALLBOARD_UID,
     _base,
     _bucket,
     _budget_steps,
@@ -37,6 +35,7 @@ from exporter.pack.grafana.panels import (
     _steps,
     _thresholds_value,
 )
+from exporter.pack.names import PERIOD_BUDGET_REMAINING, WALLBOARD_UID
 from exporter.pack.rules import (
     PackPlan,
     le_matcher,
