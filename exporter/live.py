@@ -13,11 +13,13 @@ searches, whatever the number of tickets.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from sys import intern
+from typing import Any
 
 from exporter.labels import status_label
 
@@ -263,3 +265,100 @@ class LiveTicket:
                 for instant, kind, name, cycle in pending
             ],
         )
+
+
+# --- the live set ---------------------------------------------------------------------------------
+
+
+class LiveSet:
+    """Every live ticket's state, indexed for the gauges and the pending decisions.
+
+    ``heap`` holds (instant, ticket, generation, kind, name, cycle) of every pending
+    outcome; an entry whose generation is not its ticket's current one is stale and
+    skipped when popped (:meth:`rebuild_heap` drops them).  Timelines and counts cover
+    open tickets only: ``deadlines`` per (SLA metric, priority), ``thresholds`` per
+    SLO, ``unanswered`` per priority (creation instants); ``paused`` per (metric,
+    priority, ``paused``/``breached``), ``open`` per (priority, status),
+    ``unassigned`` per priority.  ``rechecks`` are tickets to evaluate again at an
+    instant even when unchanged.
+    """
+
+    def __init__(self) -> None:
+        self.tickets: dict[str, LiveTicket] = {}
+        self.heap: list[tuple[float, str, int, str, str, int]] = []
+        self.generation = 0
+        self.pending_total = 0
+        self.rechecks: dict[str, float] = {}
+        self.deadlines: dict[tuple[str, str], Timeline] = {}
+        self.thresholds: dict[str, Timeline] = {}
+        self.unanswered: dict[str, Timeline] = {}
+        self.paused: dict[tuple[str, str, str], int] = {}
+        self.open: dict[tuple[str, str], int] = {}
+        self.unassigned: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.tickets)
+
+    def add(self, live: LiveTicket, push: bool = True) -> None:
+        """Index ``live`` (``push``: also its pending outcomes, else :meth:`rebuild_heap` later)."""
+        self.generation += 1
+        live.generation = self.generation
+        self.tickets[live.id] = live
+        if live.recheck_at is not None:
+            self.rechecks[live.id] = live.recheck_at
+        self.pending_total += len(live.pending)
+        if push:
+            for instant, kind, name, cycle in live.pending:
+                heapq.heappush(self.heap, (instant, live.id, live.generation, kind, name, cycle))
+        if not live.is_open:
+            return
+        priority = live.priority
+        for metric, instant in live.deadlines:
+            _timeline(self.deadlines, (metric, priority)).add(live.id, instant)
+        for slo, instant in live.thresholds:
+            _timeline(self.thresholds, slo).add(live.id, instant)
+        for metric, paused_state in live.paused:
+            key = (metric, priority, paused_state)
+            self.paused[key] = self.paused.get(key, 0) + 1
+        self.open[(priority, live.status)] = self.open.get((priority, live.status), 0) + 1
+        if live.unassigned:
+            self.unassigned[priority] = self.unassigned.get(priority, 0) + 1
+        if live.unanswered:
+            _timeline(self.unanswered, priority).add(live.id, live.created_at)
+
+    def remove(self, ticket_id: str) -> None:
+        live = self.tickets.pop(ticket_id, None)
+        if live is None:
+            return
+        self.rechecks.pop(ticket_id, None)
+        self.pending_total -= len(live.pending)
+        if not live.is_open:
+            return
+        priority = live.priority
+        for metric, _ in live.deadlines:
+            self.deadlines[(metric, priority)].discard(ticket_id)
+        for slo, _ in live.thresholds:
+            self.thresholds[slo].discard(ticket_id)
+        for metric, paused_state in live.paused:
+            self.paused[(metric, priority, paused_state)] -= 1
+        self.open[(priority, live.status)] -= 1
+        if live.unassigned:
+            self.unassigned[priority] -= 1
+        if live.unanswered:
+            self.unanswered[priority].discard(ticket_id)
+
+    def rebuild_heap(self) -> None:
+        """The heap of every live ticket's pending outcomes, without stale entries."""
+        self.heap = [
+            (instant, live.id, live.generation, kind, name, cycle)
+            for live in self.tickets.values()
+            for instant, kind, name, cycle in live.pending
+        ]
+        heapq.heapify(self.heap)
+
+
+def _timeline(table: dict[Any, Timeline], key: Any) -> Timeline:
+    timeline = table.get(key)
+    if timeline is None:
+        timeline = table[key] = Timeline()
+    return timeline

@@ -52,7 +52,7 @@ from exporter.config import Config, SlaConfig, SloKind
 from exporter.engine import Plan, decide, known_counter_series
 from exporter.engine.core import SLO as _SLO
 from exporter.labels import bounded, channel_label
-from exporter.live import DecisionTimes, LiveTicket, Timeline
+from exporter.live import DecisionTimes, LiveSet, LiveTicket
 from exporter.model import (
     PRIORITIES,
     Ticket,
@@ -331,18 +331,8 @@ class Poller:
     def _reset_state(self) -> None:
         self._counters: dict[CounterKey, float] = {}
         self._decisions: dict[tuple[str, str], DecisionTimes] = {}
-        self._live: dict[str, LiveTicket] = {}
-        self._heap: list[tuple[float, str, int, str, str, int]] = []
-        self._generation = 0
-        self._pending_total = 0
-        self._rechecks: dict[str, float] = {}
+        self._set = LiveSet()
         self._recheck_all: set[str] = set()
-        self._deadlines: dict[tuple[str, str], Timeline] = {}
-        self._thresholds: dict[str, Timeline] = {}
-        self._unanswered: dict[str, Timeline] = {}
-        self._paused: dict[tuple[str, str, str], int] = {}
-        self._open: dict[tuple[str, str], int] = {}
-        self._unassigned: dict[str, int] = {}
         self._stored_fingerprint: str | None = None
         self._cursor: str | None = None
         self._watermark: float | None = None
@@ -388,7 +378,7 @@ class Poller:
 
     @property
     def live_count(self) -> int:
-        return len(self._live)
+        return len(self._set.tickets)
 
     def counters(self) -> dict[CounterKey, float]:
         """The counters as kept in memory (always equal to ``store.totals()``)."""
@@ -468,7 +458,7 @@ class Poller:
                 summary[0],
                 summary[1],
                 summary[2],
-                len(self._live),
+                len(self._set.tickets),
                 (time.perf_counter() - started) * 1000,
                 _iso(result.watermark),
             )
@@ -579,18 +569,13 @@ class Poller:
                     )
                     self._recheck_all.add(ticket_id)
                     continue
-                self._add_live(live, push=False)
-            self._heap = [
-                (instant, live.id, live.generation, kind, name, cycle)
-                for live in self._live.values()
-                for instant, kind, name, cycle in live.pending
-            ]
-            heapq.heapify(self._heap)
+                self._set.add(live, push=False)
+            self._set.rebuild_heap()
         else:
             # the SLA/SLO config changed: re-evaluate every live ticket on the next poll
             self._recheck_all = {ticket_id for ticket_id, _ in self.store.live_states()}
         self._loaded = True
-        if len(self._live) >= FREEZE_LIVE_TICKETS:
+        if len(self._set.tickets) >= FREEZE_LIVE_TICKETS:
             # A big live set is long-lived: keep the cyclic garbage collector from
             # rescanning it on every full collection (tens of ms at 100k tickets).
             gc.freeze()
@@ -601,62 +586,6 @@ class Poller:
             self._load()
         except Exception as exc:  # reported by the caller; the next poll loads again
             log.debug("reloading state from the store failed: %s", describe(exc))
-
-    # -- live set bookkeeping --
-
-    def _add_live(self, live: LiveTicket, push: bool = True) -> None:
-        self._generation += 1
-        live.generation = self._generation
-        self._live[live.id] = live
-        if live.recheck_at is not None:
-            self._rechecks[live.id] = live.recheck_at
-        self._pending_total += len(live.pending)
-        if push:
-            for instant, kind, name, cycle in live.pending:
-                heapq.heappush(self._heap, (instant, live.id, live.generation, kind, name, cycle))
-        if not live.is_open:
-            return
-        priority = live.priority
-        for metric, instant in live.deadlines:
-            self._timeline(self._deadlines, (metric, priority)).add(live.id, instant)
-        for slo, instant in live.thresholds:
-            self._timeline(self._thresholds, slo).add(live.id, instant)
-        for metric, paused_state in live.paused:
-            key = (metric, priority, paused_state)
-            self._paused[key] = self._paused.get(key, 0) + 1
-        self._open[(priority, live.status)] = self._open.get((priority, live.status), 0) + 1
-        if live.unassigned:
-            self._unassigned[priority] = self._unassigned.get(priority, 0) + 1
-        if live.unanswered:
-            self._timeline(self._unanswered, priority).add(live.id, live.created_at)
-
-    def _remove_live(self, ticket_id: str) -> None:
-        live = self._live.pop(ticket_id, None)
-        if live is None:
-            return
-        self._rechecks.pop(ticket_id, None)
-        self._pending_total -= len(live.pending)
-        if not live.is_open:
-            return
-        priority = live.priority
-        for metric, _ in live.deadlines:
-            self._deadlines[(metric, priority)].discard(ticket_id)
-        for slo, _ in live.thresholds:
-            self._thresholds[slo].discard(ticket_id)
-        for metric, paused_state in live.paused:
-            self._paused[(metric, priority, paused_state)] -= 1
-        self._open[(priority, live.status)] -= 1
-        if live.unassigned:
-            self._unassigned[priority] -= 1
-        if live.unanswered:
-            self._unanswered[priority].discard(ticket_id)
-
-    @staticmethod
-    def _timeline(table: dict[Any, Timeline], key: Any) -> Timeline:
-        timeline = table.get(key)
-        if timeline is None:
-            timeline = table[key] = Timeline()
-        return timeline
 
     # -- one poll --
 
@@ -681,7 +610,7 @@ class Poller:
             if stored.get(ticket_id) != digest
         }
         # tickets to re-evaluate from their stored JSON: future events now past, or a new config
-        again = {i for i, at in self._rechecks.items() if at <= now} | self._recheck_all
+        again = {i for i, at in self._set.rechecks.items() if at <= now} | self._recheck_all
         again.difference_update(changed)
         stored_bodies = self.store.bodies(sorted(again))
         digests = self.store.digests(list(stored_bodies)) if stored_bodies else {}
@@ -722,17 +651,17 @@ class Poller:
 
         # pending outcomes of unchanged live tickets that the watermark has now passed
         touched: dict[str, LiveTicket] = {}
-        heap = self._heap
+        heap = self._set.heap
         while heap and heap[0][0] < horizon:
             instant, ticket_id, generation, kind, name, cycle = heapq.heappop(heap)
-            live = self._live.get(ticket_id)
+            live = self._set.tickets.get(ticket_id)
             if live is None or live.generation != generation or ticket_id in evaluated:
                 continue
             entry = (instant, kind, name, cycle)
             if entry not in live.pending:
                 continue
             live.pending.remove(entry)
-            self._pending_total -= 1
+            self._set.pending_total -= 1
             live.settle_base = max(live.settle_base, instant)
             if kind == _SLO:
                 batch.slo_outcomes.append(
@@ -750,8 +679,8 @@ class Poller:
                 if live.is_live
                 else TicketState(ticket_id, None, live.settle_base)
             )
-        if len(heap) > 2 * self._pending_total + 1024:
-            self._compact_heap()
+        if len(heap) > 2 * self._set.pending_total + 1024:
+            self._set.rebuild_heap()
 
         increments = batch.increments = self._api_requests(result)
         reasons = [skip_reason(problem) for problem in result.problems]
@@ -774,28 +703,20 @@ class Poller:
             self._counters[counter] -= value
         self._apply_deltas(deltas)
         for ticket_id in skipped:
-            self._rechecks.pop(ticket_id, None)  # not again every poll; a change brings it back
+            self._set.rechecks.pop(ticket_id, None)  # not again every poll; a change brings it back
         for skip in list(skipped.values())[:20]:
             log.warning("poll source=%s skipped %s", self.source.name, skip)
         for ticket_id, live in evaluated.items():
-            self._remove_live(ticket_id)
+            self._set.remove(ticket_id)
             if live is not None:
-                self._add_live(live)
+                self._set.add(live)
         for ticket_id, live in touched.items():
             if not live.is_live:
-                self._remove_live(ticket_id)
+                self._set.remove(ticket_id)
         self._cursor = result.cursor
         self._watermark = result.watermark
         self._last_success = now
         return len(changed), decided, deltas.pruned
-
-    def _compact_heap(self) -> None:
-        self._heap = [
-            (instant, live.id, live.generation, kind, name, cycle)
-            for live in self._live.values()
-            for instant, kind, name, cycle in live.pending
-        ]
-        heapq.heapify(self._heap)
 
     def _apply_deltas(self, deltas: PollDeltas) -> None:
         for key, value in deltas.counters.items():
@@ -1022,7 +943,7 @@ class Poller:
                 ),
             )
         for slo in self._time_slos:
-            waiting = self._thresholds.get(slo.name)
+            waiting = self._set.thresholds.get(slo.name)
             put(
                 metrics.SLO_WAITING_PAST_THRESHOLD,
                 (slo.name,),
@@ -1042,10 +963,10 @@ class Poller:
         nearest: dict[str, list[tuple[float, str, str]]] = {}
         top = config.exporter.top_deadlines
         for metric, priority in sla_priorities:
-            timeline = self._deadlines.get((metric, priority))
+            timeline = self._set.deadlines.get((metric, priority))
             breached_running = timeline.count_before(now) if timeline is not None else 0
-            paused = self._paused.get((metric, priority, "paused"), 0)
-            paused_late = self._paused.get((metric, priority, "breached"), 0)
+            paused = self._set.paused.get((metric, priority, "paused"), 0)
+            paused_late = self._set.paused.get((metric, priority, "breached"), 0)
             running, seconds_left = timeline.sum_from(now) if timeline is not None else (0, 0.0)
             put(metrics.SLA_OPEN_TIMERS, (metric, priority, "running"), float(running))
             put(metrics.SLA_OPEN_TIMERS, (metric, priority, "paused"), float(paused))
@@ -1081,12 +1002,12 @@ class Poller:
             for status in KNOWN_OPEN_STATUSES:
                 put(metrics.TICKETS_OPEN, (priority.value, status), 0.0)
             put(metrics.TICKETS_UNASSIGNED, (priority.value,), 0.0)
-        for (priority, status), count in self._open.items():
+        for (priority, status), count in self._set.open.items():
             if count or status in KNOWN_OPEN_STATUSES:
                 put(metrics.TICKETS_OPEN, (priority, status), float(count))
-        for priority, count in self._unassigned.items():
+        for priority, count in self._set.unassigned.items():
             put(metrics.TICKETS_UNASSIGNED, (priority,), float(count))
-        for priority, timeline in self._unanswered.items():
+        for priority, timeline in self._set.unanswered.items():
             oldest = timeline.first()
             if oldest is not None:
                 put(metrics.OLDEST_UNANSWERED, (priority,), oldest)
