@@ -27,8 +27,8 @@ process):
 **Time zone and overlap.** A JQL date literal has minute precision and is
 read in the API user's time zone (``timeZone`` of ``myself``).  The query
 starts one minute before the newest ``updated`` read so far, written in that
-zone (an hour earlier when that local time is ambiguous, at the end of summer
-time), and issues already read with the same key and ``updated`` are skipped:
+zone (an hour earlier on the wall clock when that local time is ambiguous, at
+the end of summer time), and issues already read with the same key and ``updated`` are skipped:
 nothing is lost at the boundary and nothing is counted twice.
 
 **Mapping.** Each changed issue comes with its comments and changelog, so it
@@ -241,8 +241,8 @@ def jql_instant(seconds: float, zone: ZoneInfo) -> str:
     """The JQL date literal (``yyyy/MM/dd HH:mm``, minute floor) of an instant in ``zone``.
 
     When that local time is ambiguous (the repeated hour at the end of summer
-    time) the literal is an hour earlier, so that Jira's reading of it is
-    never later than the instant.
+    time) the literal is an hour earlier on the wall clock, so that whichever
+    of the two instants Jira reads it as, it is never later than ``seconds``.
     """
     local = datetime.fromtimestamp(seconds, UTC).astimezone(zone)
     naive = local.replace(tzinfo=None)

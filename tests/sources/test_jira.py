@@ -392,11 +392,15 @@ def test_data_center_signs_in_with_a_bearer_token_and_pages_by_start_at(tmp_path
             ts("2026-07-01 23:30"), "America/New_York", "2026/07/01 19:30", id="new-york-summer"
         ),
         pytest.param(
-            ts("2026-10-25 00:30"), "Europe/Paris", "2026/10/25 01:30", id="paris-before-the-switch"
+            ts("2026-10-24 23:30"), "Europe/Paris", "2026/10/25 01:30", id="paris-before-the-switch"
         ),
-        # 02:30 happens twice in Paris on 2026-10-25: write the first, an hour earlier
+        # 02:30 happens twice in Paris on 2026-10-25 (00:30 and 01:30 UTC): whichever one
+        # Jira reads, an hour earlier on the wall clock is never after the instant
         pytest.param(
-            ts("2026-10-25 01:30"), "Europe/Paris", "2026/10/25 01:30", id="paris-ambiguous-hour"
+            ts("2026-10-25 00:30"), "Europe/Paris", "2026/10/25 01:30", id="paris-first-02-30"
+        ),
+        pytest.param(
+            ts("2026-10-25 01:30"), "Europe/Paris", "2026/10/25 01:30", id="paris-second-02-30"
         ),
     ],
 )
