@@ -132,7 +132,7 @@ MAX_PAGE = 100
 MAX_DETAIL_PAGES = 20
 DETAIL_PAGE = 100
 #: Search pages read per poll; the rest is read on the next poll.
-MAX_PAGES = 500
+MAX_PAGES = 1000
 #: Answers in a row that do not move the search before the poll fails with ``stalled``.
 STALL_REPEATS = 3
 #: The search starts this long before the newest ``updated`` read (JQL has minute precision).
@@ -426,6 +426,8 @@ class _PollRun:
         self.now = now
         self.problems: list[str] = []
         self.issues: dict[str, Mapping[str, Any]] = {}
+        #: every issue read (or skipped as read before) with its ``updated``
+        self.read: dict[str, float] = dict(state.seen)
         self.watermark = now - LAG_SECONDS
 
     def get(self, path: str, params: Mapping[str, str | int]) -> Mapping[str, Any]:
@@ -503,6 +505,7 @@ class _PollRun:
                 )
             token = following
         progress.done()
+        self.read = seen
         self.state.since = newest
         self.state.seen = {k: v for k, v in seen.items() if v >= newest - SEEN_SECONDS}
         if not exhausted:
@@ -546,12 +549,21 @@ class _PollRun:
     # -- building tickets --
 
     def build(self) -> list[Ticket]:
+        """The changed tickets, oldest change first.
+
+        When the poll's time budget runs out while the comments or SLAs of an
+        issue are read, the tickets built so far are kept, and the search
+        resumes at that issue's change on the next poll.
+        """
         tickets: list[Ticket] = []
-        for key in sorted(self.issues, key=_key_order):
+        order = sorted(self.issues, key=lambda k: (self._updated(k), _key_order(k)))
+        for index, key in enumerate(order):
             try:
                 ticket = self._ticket(key, self.issues[key])
-            except PollBudgetSpent:
-                raise
+            except PollBudgetSpent as exc:
+                log.warning("jira: %s (the rest is read on the next poll)", exc)
+                self._resume_at(order[index:])
+                break
             except SourceError as exc:
                 if exc.reason != "http_4xx":
                     raise
@@ -561,6 +573,19 @@ class _PollRun:
                 tickets.append(ticket)
         self.source.remember(tickets)
         return tickets
+
+    def _updated(self, key: str) -> float:
+        return _instant(_fields(self.issues[key]).get("updated")) or 0.0
+
+    def _resume_at(self, unbuilt: Sequence[str]) -> None:
+        """Move the position back to the first issue not built, and forget those issues."""
+        cut = self._updated(unbuilt[0])
+        left = set(unbuilt)
+        self.state.since = min(self.state.since, cut)
+        self.state.seen = {
+            k: v for k, v in self.read.items() if k not in left and v >= cut - SEEN_SECONDS
+        }
+        self.watermark = min(self.watermark, cut - 1.0)
 
     def _ticket(self, key: str, issue: Mapping[str, Any]) -> Ticket | None:
         source = self.source

@@ -554,6 +554,38 @@ def test_a_cut_short_search_goes_on_at_the_next_poll(tmp_path: Path, site: FakeJ
     assert seen == [f"SUP-{n}" for n in range(1, 6)]
 
 
+def test_a_poll_out_of_time_keeps_the_requests_built_and_the_next_goes_on(tmp_path: Path) -> None:
+    clock = FakeClock()
+
+    class SlowComments(FakeJira):
+        """Each request's comments take longer than a whole poll may."""
+
+        def answer(
+            self, path: str, query: Sequence[tuple[str, str]], authorization: str | None
+        ) -> tuple[int, dict[str, str], bytes]:
+            if path.endswith("/comment"):
+                clock.now += source.poll_timeout + 1.0
+            return super().answer(path, query, authorization)
+
+    with SlowComments(cloud=False, clock=lambda: NOW) as fake:
+        for number in (1, 2, 3):
+            fake.create_issue(f"SUP-{number}", ts("2026-11-02 08:00") + 600 * number)
+            fake.reply(f"SUP-{number}", ts("2026-11-02 08:05") + 600 * number)
+        source = make_source(tmp_path, cloud=False, url=fake.url, token=fake.token, clock=clock)
+        polls = []
+        cursor = None
+        for _ in range(3):
+            result = source.poll(cursor, NOW)
+            polls.append(([t.id for t in result.tickets], result.watermark))
+            cursor = result.cursor
+
+    assert polls == [
+        (["SUP-1"], ts("2026-11-02 08:25") - 1),  # SUP-2 changed at 08:25: read next time
+        (["SUP-2"], ts("2026-11-02 08:35") - 1),
+        (["SUP-3"], NOW - LAG_SECONDS),
+    ]
+
+
 def test_truncated_comments_and_changelog_are_read_in_full(tmp_path: Path) -> None:
     with FakeJira(clock=lambda: NOW, embedded_comments=1, embedded_changelog=1) as fake:
         fake.create_issue("SUP-1", ts("2026-11-02 08:00"))
