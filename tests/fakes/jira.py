@@ -89,6 +89,9 @@ _JQL = re.compile(
 )
 _ISSUE_PATH = re.compile(r"^/rest/api/3/issue/([A-Z][A-Z0-9_]*-\d+)/changelog$")
 _REQUEST_PATH = re.compile(r"^/rest/servicedeskapi/request/([A-Z][A-Z0-9_]*-\d+)/(comment|sla)$")
+_ISSUE_EXPANDS = (
+    "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
+)
 _UNAUTHORIZED = {
     "errorMessages": [
         "You are not authenticated. Authentication required to perform this operation."
@@ -558,6 +561,10 @@ class FakeJira:
             return decoded == f"{self.email}:{self.token}"
         return authorization == f"Bearer {self.token}"
 
+    @property
+    def _api(self) -> str:
+        return f"{self.url}/rest/api/{'3' if self.cloud else '2'}"
+
     # -- shapes ------------------------------------------------------------------------------------
 
     def _time(self, seconds: float) -> str:
@@ -576,15 +583,16 @@ class FakeJira:
             "iso8601": local.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "jira": self._time(seconds),
             "friendly": local.strftime("%d/%b/%y %I:%M %p"),
-            "epochMillis": int(round(seconds * 1000)),
+            "epochMillis": round(seconds * 1000),
         }
 
     @staticmethod
     def _duration(seconds: float) -> dict[str, Any]:
-        minutes = int(seconds // 60)
+        minutes = int(abs(seconds) // 60)
+        sign = "-" if seconds < 0 else ""
         return {
-            "millis": int(round(seconds * 1000)),
-            "friendly": f"{minutes // 60}h {minutes % 60}m",
+            "millis": round(seconds * 1000),
+            "friendly": f"{sign}{minutes // 60}h {minutes % 60}m",
         }
 
     def _user(self, name: str, reporter: str | None = None) -> dict[str, Any]:
@@ -631,7 +639,7 @@ class FakeJira:
                 ],
             }
         record: dict[str, Any] = {
-            "self": f"{self.url}/rest/api/{'3' if self.cloud else '2'}/issue/{issue.id}/comment/{comment.id}",
+            "self": f"{self._api}/issue/{issue.id}/comment/{comment.id}",
             "id": str(comment.id),
             "author": self._user(comment.author),
             "body": body,
@@ -686,7 +694,7 @@ class FakeJira:
                 "name": issue.status,
                 "id": str(_status_id(issue.status)),
                 "statusCategory": {
-                    "self": f"{self.url}/rest/api/{version}/statuscategory/{_CATEGORY_IDS[category]}",
+                    "self": f"{self._api}/statuscategory/{_CATEGORY_IDS[category]}",
                     "id": _CATEGORY_IDS[category],
                     "key": category,
                     "colorName": {"new": "blue-gray", "indeterminate": "yellow", "done": "green"}[
@@ -698,7 +706,7 @@ class FakeJira:
             "priority": None
             if issue.priority is None
             else {
-                "self": f"{self.url}/rest/api/{version}/priority/{_PRIORITY_IDS.get(issue.priority, '3')}",
+                "self": f"{self._api}/priority/{_PRIORITY_IDS.get(issue.priority, '3')}",
                 "iconUrl": f"{self.url}/images/icons/priorities/{issue.priority.lower()}.svg",
                 "name": issue.priority,
                 "id": _PRIORITY_IDS.get(issue.priority, "3"),
@@ -729,7 +737,7 @@ class FakeJira:
             },
         }
         record: dict[str, Any] = {
-            "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
+            "expand": _ISSUE_EXPANDS,
             "id": str(issue.id),
             "self": f"{self.url}/rest/api/{version}/issue/{issue.id}",
             "key": issue.key,
@@ -835,7 +843,7 @@ class FakeJira:
         size = min(_int(params.get("maxResults"), 100), 100)
         values = issue.histories[start : start + size]
         return {
-            "self": f"{self.url}/rest/api/3/issue/{issue.key}/changelog?startAt={start}&maxResults={size}",
+            "self": f"{self._api}/issue/{issue.key}/changelog?startAt={start}&maxResults={size}",
             "maxResults": size,
             "startAt": start,
             "total": len(issue.histories),
