@@ -1291,7 +1291,8 @@ def _source_problems(source: SourceConfig) -> Iterator[tuple[Path_, str]]:
     for key in sorted(source.model_fields_set):
         readers = SOURCE_KEY_READERS.get(key)
         if readers is not None and source.type not in readers:
-            names = " and ".join(kind.value for kind in POLLED_TYPES if kind in readers)
+            kinds = [kind.value for kind in POLLED_TYPES if kind in readers]
+            names = " and ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
             yield (
                 ("source", key),
                 f"a {source.type.value} source does not use this key (only {names} "
