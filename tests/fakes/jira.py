@@ -50,6 +50,7 @@ import re
 import socket
 import threading
 import time
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -229,6 +230,7 @@ class FakeJira:
         self._faults: dict[str, Fault] = {}
         self._log: list[Request] = []
         self._next_id = 10000
+        self._order: list[tuple[float, str, int, Issue]] | None = None
         self._window_start: float | None = None
         self._window_used = 0
         self._server: ThreadingHTTPServer | None = None
@@ -319,6 +321,7 @@ class FakeJira:
             )
             self._issues[key] = issue
             self._projects.add(issue.project)
+            self._order = None
             return issue
 
     def comment(
@@ -403,11 +406,20 @@ class FakeJira:
         issue.histories.append(History(self._next_id, when, author, items))
         self._touch(issue, when)
 
-    @staticmethod
-    def _touch(issue: Issue, when: float) -> None:
+    def _touch(self, issue: Issue, when: float) -> None:
         if when < issue.updated:
             raise ValueError(f"issue {issue.key}: script the world in time order")
         issue.updated = when
+        self._order = None
+
+    def _by_updated(self) -> list[tuple[float, str, int, Issue]]:
+        """Every issue, oldest change first (kept until the world changes)."""
+        if self._order is None:
+            self._order = sorted(
+                (i.updated, i.project, int(i.key.rsplit("-", 1)[1]), i)
+                for i in self._issues.values()
+            )
+        return self._order
 
     # -- faults and the request log ---------------------------------------------------------------
 
@@ -806,12 +818,13 @@ class FakeJira:
                     f"The value '{p}' does not exist for the field 'project'." for p in unknown
                 ]
                 return 400, _json_type(headers), _json({"errorMessages": messages, "errors": {}})
-        picked = [
-            i
-            for i in self._issues.values()
-            if i.updated >= since and (projects is None or i.project in projects)
-        ]
-        picked.sort(key=lambda i: (i.updated, i.project, int(i.key.rsplit("-", 1)[1])))
+        order = self._by_updated()
+        first = bisect_left(order, (since,))
+        picked: Sequence[Issue]
+        if projects is None:
+            picked = _Window(order, first)
+        else:
+            picked = [entry[-1] for entry in order[first:] if entry[-1].project in projects]
         size = min(_int(params.get("maxResults"), 50), MAX_RESULTS)
         changelog = "changelog" in params.get("expand", "").split(",")
         if self.cloud:
@@ -870,6 +883,23 @@ class FakeJira:
             "_links": links,
             "values": shown,
         }
+
+
+class _Window(Sequence[Issue]):
+    """The issues of a sorted index from ``first`` on, sliced without copying the index."""
+
+    def __init__(self, order: list[tuple[float, str, int, Issue]], first: int) -> None:
+        self._order = order
+        self._first = first
+
+    def __len__(self) -> int:
+        return len(self._order) - self._first
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            start, stop, _ = index.indices(len(self))
+            return [e[-1] for e in self._order[self._first + start : self._first + stop]]
+        return self._order[self._first + index][-1]
 
 
 class _Handler(BaseHTTPRequestHandler):
