@@ -333,6 +333,8 @@ class JiraSource(IncrementalSource):
         self.max_pages = max_pages
         self.zone: ZoneInfo | None = None
         self._unmapped_logged: set[str] = set()
+        #: status name (lower case) -> Jira status category key, as issues showed them
+        self._categories: dict[str, str] = {}
 
     @property
     def search_path(self) -> str:
@@ -380,11 +382,19 @@ class JiraSource(IncrementalSource):
     # -- mapping --
 
     def map_status(self, name: Any, category: Any = None) -> str:
+        """Our status for a Jira status name; an unmapped one by its category.
+
+        The category of a status seen as an issue's current status is
+        remembered, so a changelog item (which names no category) maps the
+        same way.
+        """
         text = str(name).strip().lower() if name is not None else ""
         mapped = self.status_map.get(text) or DEFAULT_STATUSES.get(text)
         if mapped is not None:
             return mapped
-        fallback = "solved" if category == "done" else "open"
+        if isinstance(category, str):
+            self._categories[text] = category
+        fallback = "solved" if self._categories.get(text) == "done" else "open"
         if text not in self._unmapped_logged:
             self._unmapped_logged.add(text)
             log.warning(
@@ -557,6 +567,10 @@ class _PollRun:
         """
         tickets: list[Ticket] = []
         order = sorted(self.issues, key=lambda k: (self._updated(k), _key_order(k)))
+        for key in order:  # learn the categories of the statuses the changelogs name
+            status = _mapping(_fields(self.issues[key]).get("status"))
+            category = _mapping(status.get("statusCategory")).get("key")
+            self.source.map_status(status.get("name"), category)
         for index, key in enumerate(order):
             try:
                 ticket = self._ticket(key, self.issues[key])
@@ -776,6 +790,9 @@ def _clock(
     breached_at = None
     if breach is not None:
         breached_at = breach.deadline or breach.stop
+        if breached_at is None and breach.start is not None and breach.goal is not None:
+            # no breachTime (a paused, breached cycle): the earliest it can have been
+            breached_at = breach.start + timedelta(seconds=breach.goal)
     stopped = last.stop if last is not ongoing else None
     if breached_at is not None and stopped is not None and stopped <= breached_at:
         breached_at = None  # stopped by the deadline: met

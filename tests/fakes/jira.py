@@ -230,6 +230,8 @@ class FakeJira:
         self._faults: dict[str, Fault] = {}
         self._log: list[Request] = []
         self._next_id = 10000
+        #: status name -> category key (``new``, ``indeterminate``, ``done``)
+        self.categories = dict(CATEGORIES)
         self._order: list[tuple[float, str, int, Issue]] | None = None
         self._window_start: float | None = None
         self._window_used = 0
@@ -341,9 +343,20 @@ class FakeJira:
         """The reporter (the customer) writes."""
         return self.comment(key, at, author=self._issue(key).reporter, public=public)
 
-    def transition(self, key: str, at: Instant, status: str, *, author: str = AGENT) -> None:
+    def transition(
+        self,
+        key: str,
+        at: Instant,
+        status: str,
+        *,
+        author: str = AGENT,
+        category: str | None = None,
+    ) -> None:
+        """A status change; ``category`` (``new``, ``indeterminate``, ``done``) for a custom one."""
         when = instant(at)
         with self._lock:
+            if category is not None:
+                self.categories[status] = category
             issue = self._issue(key)
             item = {
                 "field": "status",
@@ -694,7 +707,7 @@ class FakeJira:
 
     def _issue_json(self, issue: Issue, changelog: bool) -> dict[str, Any]:
         version = "3" if self.cloud else "2"
-        category = CATEGORIES.get(issue.status, "indeterminate")
+        category = self.categories.get(issue.status, "indeterminate")
         comments = issue.comments[: self.embedded_comments]
         fields: dict[str, Any] = {
             "created": self._time(issue.created),

@@ -326,6 +326,19 @@ def test_statuses_map_by_name_then_by_category(
     assert make_source(tmp_path).map_status(name, category) == expected
 
 
+def test_a_custom_done_status_in_the_changelog_solves_like_the_current_one(
+    tmp_path: Path, site: FakeJira
+) -> None:
+    site.create_issue("SUP-1", ts("2026-11-02 08:00"))
+    site.transition("SUP-1", ts("2026-11-02 09:00"), "Fixed upstream", category="done")
+    ticket = site_source(tmp_path, site).poll(None, NOW).tickets[0]
+
+    assert ticket.status == "solved"
+    assert list(ticket.events) == [
+        TicketEvent(at("2026-11-02 09:00"), EventType.STATUS, to="solved")
+    ]
+
+
 def test_ai_agent_ids_mark_an_ai_agents_replies(tmp_path: Path) -> None:
     source = make_source(tmp_path, extra="  ai_agent_ids: [id-agent]\n")
     ticket = by_key(poll(source, CLOUD))["SUP-102"]
@@ -676,6 +689,19 @@ def test_native_clocks_come_from_the_sla_cycles(
     ticket = by_key(poll(make_source(tmp_path, native=True), {**CLOUD, **SLAS}))[key]
 
     assert list(ticket.native) == expected
+
+
+def test_a_breached_cycle_without_a_breach_time_breached_at_its_goal_at_the_earliest(
+    tmp_path: Path,
+) -> None:
+    sla = fixture("request-sla-paused.json")
+    ongoing = sla["values"][0]["ongoingCycle"]
+    ongoing["breached"] = True
+    plan = {**CLOUD, SLA_PATH.format(key="SUP-103"): (answer(200, sla),)}
+    ticket = by_key(poll(make_source(tmp_path, native=True), {**SLAS, **plan}))["SUP-103"]
+
+    (clock,) = ticket.native
+    assert (clock.paused, clock.breached_at) == (True, at("2026-11-02 18:30"))  # 10:30 + 8h
 
 
 def test_sla_names_pick_the_slas_read(tmp_path: Path) -> None:
