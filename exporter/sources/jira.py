@@ -79,8 +79,9 @@ cut short by ``max_pages`` or the poll's time budget (``source.poll_timeout``)
 up to the newest ``updated`` it read, less a second.  Issues come oldest
 change first, so what was read is complete up to there.
 
-**Stalls.** A search whose ``nextPageToken`` (or ``startAt``) does not move
-:data:`STALL_REPEATS` times in a row fails the poll with reason ``stalled``.
+**Stalls.** A Cloud search whose ``nextPageToken`` does not move
+:data:`STALL_REPEATS` times in a row fails the poll with reason ``stalled``
+(a Data Center ``startAt`` always moves: it is ours).
 """
 
 from __future__ import annotations
@@ -525,7 +526,7 @@ class _PollRun:
         try:
             return self.get(path, params)
         except SourceError as exc:
-            if exc.status == 400:
+            if exc.status == 400 and self.source.projects:
                 raise SourceError(
                     f"{exc}. Jira refused the search: check source.projects (every key must be "
                     "a project this token can see)",
