@@ -17,10 +17,12 @@ process):
 * ``GET /rest/servicedeskapi/request/{key}/comment`` -- only for an issue
   whose embedded ``comment`` field does not say for every comment whether the
   customer sees it (``jsdPublic``, which Cloud sends and Data Center does
-  not), or holds fewer comments than its ``total``.  Its ``public`` flag tells
+  not), or holds fewer comments than its ``total`` (Cloud's ``search/jql``
+  embeds at most 20).  Its ``public`` flag tells
   replies from internal comments.
 * ``GET /rest/api/3/issue/{key}/changelog`` -- only on Cloud, for an issue
-  whose embedded changelog is cut short (``total`` above the histories sent).
+  whose embedded changelog is cut short (``total`` above the histories sent;
+  ``search/jql`` embeds at most 20).
 * ``GET /rest/servicedeskapi/request/{key}/sla`` -- per changed issue, only
   when an SLA has ``mode: native``.
 

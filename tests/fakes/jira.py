@@ -14,9 +14,9 @@ reads (recorded examples: ``tests/sources/fixtures/jira/``):
   ``updated >= "yyyy/MM/dd HH:mm"``, optionally ``AND project in ("A", "B")``,
   then ``ORDER BY updated ASC, key ASC``.  The date literal is read in the API
   user's time zone, as Jira does.  ``maxResults`` above 100 is served as 100.
-  ``expand=changelog`` adds the changelog (at most ``embedded_changelog``
-  histories, with the real ``total``); the ``comment`` field holds at most
-  ``embedded_comments`` comments with the real ``total``.  Times are written
+  ``expand=changelog`` adds the changelog and the ``comment`` field holds the
+  comments, each with its real ``total``; Cloud embeds at most 20 of each
+  (:data:`CLOUD_EMBEDDED`), as ``search/jql`` does, Data Center all of them.  Times are written
   as Jira writes them, ``2026-11-02T09:15:00.000+0100``, in the user's zone.
   Cloud comments carry ``jsdPublic``; Data Center ones do not.
 * ``GET /rest/api/3/issue/{key}/changelog``: ``startAt``/``maxResults``/
@@ -63,6 +63,8 @@ from zoneinfo import ZoneInfo
 
 #: Largest ``maxResults`` a search with fields is served.
 MAX_RESULTS = 100
+#: Comments and changelog items Cloud's ``search/jql`` embeds per issue, at most.
+CLOUD_EMBEDDED = 20
 #: Endpoints, as named in faults and in the request log.
 ENDPOINTS = ("myself", "search", "comments", "changelog", "sla")
 #: Users of the scripted world.
@@ -208,8 +210,8 @@ class FakeJira:
         token: str = "jira-e2e-api-token",
         time_zone: str = "Europe/Paris",
         rate_limit: int = 5000,
-        embedded_comments: int = 5000,
-        embedded_changelog: int = 100,
+        embedded_comments: int | None = None,
+        embedded_changelog: int | None = None,
         customer_accounts: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -219,8 +221,11 @@ class FakeJira:
         self.zone = ZoneInfo(time_zone)
         self.time_zone = time_zone
         self.rate_limit = rate_limit
-        self.embedded_comments = embedded_comments
-        self.embedded_changelog = embedded_changelog
+        #: Cloud's search/jql embeds at most 20 comments and 20 changelog items; Data
+        #: Center's search embeds them all
+        limit = CLOUD_EMBEDDED if cloud else None
+        self.embedded_comments = embedded_comments if embedded_comments is not None else limit
+        self.embedded_changelog = embedded_changelog if embedded_changelog is not None else limit
         #: Cloud users carry ``accountType`` (``atlassian``, ``customer``, ``app``)
         self.customer_accounts = customer_accounts
         self._clock = clock
@@ -708,7 +713,7 @@ class FakeJira:
     def _issue_json(self, issue: Issue, changelog: bool) -> dict[str, Any]:
         version = "3" if self.cloud else "2"
         category = self.categories.get(issue.status, "indeterminate")
-        comments = issue.comments[: self.embedded_comments]
+        comments = issue.comments[: self.embedded_comments]  # [:None] is all
         fields: dict[str, Any] = {
             "created": self._time(issue.created),
             "updated": self._time(issue.updated),
