@@ -33,8 +33,10 @@ zone (an hour earlier on the wall clock when that local time is ambiguous, at
 the end of summer time), and issues already read with the same key and ``updated`` are skipped:
 nothing is lost at the boundary and nothing is counted twice.
 
-**Mapping.** Each changed issue comes with its comments and changelog, so it
-is rebuilt whole on every change (no merging across polls).  The ticket id is
+**Mapping.** Only issues of service projects (``projectTypeKey``
+``service_desk``) are requests; the others a search returns are left out.
+Each changed issue comes with its comments and changelog, so it is rebuilt
+whole on every change (no merging across polls).  The ticket id is
 the issue key, ``brand`` the project key, ``type`` the issue type's name,
 ``tags`` the labels, ``assignee`` the assignee.  Priority through
 ``source.priority_map`` (Jira's names, any case), then ``Highest``,
@@ -129,6 +131,8 @@ FIELDS = (
     "project",
     "comment",
 )
+#: ``projectTypeKey`` of a service project; issues of other projects are not requests.
+SERVICE_DESK = "service_desk"
 #: Largest ``maxResults`` Jira honours for a search that returns fields.
 MAX_PAGE = 100
 #: Pages of a listing of one issue (comments, changelog, SLAs) and their size.
@@ -588,8 +592,7 @@ class _PollRun:
                 continue
             if ticket is not None:
                 tickets.append(ticket)
-        self.source.remember(tickets)
-        return tickets
+        return tickets  # each ticket is whole: no earlier state is kept or read
 
     def _updated(self, key: str) -> float:
         return _instant(_fields(self.issues[key]).get("updated")) or 0.0
@@ -611,6 +614,9 @@ class _PollRun:
         if created is None:
             self.problems.append(f"issue {key}: no created time")
             return None
+        kind_of_project = _mapping(fields.get("project")).get("projectTypeKey")
+        if isinstance(kind_of_project, str) and kind_of_project != SERVICE_DESK:
+            return None  # a software or business project's issue: not a request
         status = _mapping(fields.get("status"))
         category = _mapping(status.get("statusCategory")).get("key")
         reporter = _user_id(fields.get("reporter"))

@@ -232,6 +232,8 @@ class FakeJira:
         self._lock = threading.RLock()
         self._issues: dict[str, Issue] = {}
         self._projects: set[str] = set()
+        #: project key -> projectTypeKey (``service_desk`` unless added otherwise)
+        self.project_types: dict[str, str] = {}
         self._faults: dict[str, Fault] = {}
         self._log: list[Request] = []
         self._next_id = 10000
@@ -292,9 +294,11 @@ class FakeJira:
 
     # -- the world -------------------------------------------------------------------------------
 
-    def add_project(self, key: str) -> None:
+    def add_project(self, key: str, kind: str = "service_desk") -> None:
+        """A project; ``kind`` is its ``projectTypeKey`` (``software``, ``business``, ...)."""
         with self._lock:
             self._projects.add(key)
+            self.project_types[key] = kind
 
     def create_issue(
         self,
@@ -756,7 +760,7 @@ class FakeJira:
                 "id": "10000",
                 "key": issue.project,
                 "name": f"{issue.project} service desk",
-                "projectTypeKey": "service_desk",
+                "projectTypeKey": self.project_types.get(issue.project, "service_desk"),
             },
             "comment": {
                 "comments": [self._comment(issue, c) for c in comments],

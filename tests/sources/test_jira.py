@@ -339,6 +339,16 @@ def test_a_custom_done_status_in_the_changelog_solves_like_the_current_one(
     ]
 
 
+def test_issues_of_other_than_service_projects_are_left_out(tmp_path: Path, site: FakeJira) -> None:
+    site.add_project("DEV", kind="software")
+    site.create_issue("DEV-1", ts("2026-11-02 08:00"))
+    site.create_issue("SUP-1", ts("2026-11-02 08:30"))
+    result = site_source(tmp_path, site).poll(None, NOW)
+
+    assert [t.id for t in result.tickets] == ["SUP-1"]
+    assert result.problems == []
+
+
 def test_ai_agent_ids_mark_an_ai_agents_replies(tmp_path: Path) -> None:
     source = make_source(tmp_path, extra="  ai_agent_ids: [id-agent]\n")
     ticket = by_key(poll(source, CLOUD))["SUP-102"]
@@ -800,6 +810,17 @@ def test_a_failed_search_fails_the_poll_with_its_reason_and_the_next_poll_resume
     again = poll(source, CLOUD)
     assert again.cursor == clean.cursor
     assert by_key(again).keys() == by_key(clean).keys()
+
+
+def test_a_data_center_page_without_its_position_is_a_bad_response(tmp_path: Path) -> None:
+    page = fixture("search-datacenter-page1.json")
+    del page["total"]
+    plan = {**SERVER, SERVER_SEARCH_PATH: (answer(200, page),)}
+    with pytest.raises(SourceError) as caught:
+        poll(make_source(tmp_path, cloud=False), plan)
+
+    assert caught.value.reason == "bad_response"
+    assert "startAt or total" in str(caught.value)
 
 
 def test_an_unknown_project_names_source_projects(tmp_path: Path) -> None:
