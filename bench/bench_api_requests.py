@@ -1,4 +1,5 @@
-"""Requests per poll: the Freshdesk, Zendesk and Zammad sources against their local fake helpdesks.
+"""Requests per poll: the Freshdesk, Zendesk, Jira and Zammad sources against their local fake
+helpdesks.
 
 For each source and each count of changed tickets (0, 1, 1,000 and 50,000
 by default), a fake helpdesk (:mod:`tests.fakes.freshdesk`,
@@ -24,6 +25,8 @@ end of the list).  For Freshdesk: the ticket listing (100 a page, its
 counted, as an events stream would make them unnecessary.  For Zendesk: the
 ticket export and the ticket-events export (1,000 a page, one update per
 changed ticket), the metric-events export and the ratings (nothing new).
+For Jira (Cloud): the search (100 a page); Cloud comments say whether the
+customer sees them, so no other endpoint is read.
 For Zammad: the ticket search (100 new tickets a page); the articles and the
 history read per changed ticket are not counted, like conversations.
 Freshdesk ends a listing with the absence of a ``Link`` header, so it can
@@ -38,7 +41,7 @@ limits are set out of reach, so no answer is a 429.  *Wall* is the real time
 of the measured poll on loopback (JSON, HTTP and the source's work; the fake
 server runs in the same process).
 
-    python bench/bench_api_requests.py [--changed 0,1,1000,50000] [--sources freshdesk,zendesk]
+    python bench/bench_api_requests.py [--changed 0,1,1000,50000] [--sources freshdesk,zendesk,jira]
 """
 
 from __future__ import annotations
@@ -64,6 +67,13 @@ from exporter.sources.freshdesk import FreshdeskSource
 from tests.fakes.freshdesk import FakeFreshdesk
 
 try:
+    from exporter.sources.jira import JiraSource
+    from tests.fakes.jira import FakeJira
+except ImportError:  # a checkout without the Jira source or its fake
+    JiraSource = None  # type: ignore[assignment,misc]
+    FakeJira = None  # type: ignore[assignment,misc]
+
+try:
     from exporter.sources.zendesk import ZendeskSource
     from tests.fakes.zendesk import FakeZendesk
 except ImportError:  # a checkout without the Zendesk source or its fake
@@ -81,6 +91,7 @@ FRESHDESK_PAGE = 100
 ZENDESK_PAGE = 1000
 ZENDESK_RATINGS_PAGE = 100
 ZAMMAD_PAGE = 100
+JIRA_PAGE = 100
 #: Account limits of the fakes: out of reach, so the answers are never 429.
 UNLIMITED = 10**9
 KINDS = ("agent reply", "requester reply")
@@ -269,6 +280,54 @@ def measure_zammad(changed: int, kind: str, directory: Path) -> Measure:
     )
 
 
+# --- Jira Service Management --------------------------------------------------------------------
+
+
+def measure_jira(changed: int, kind: str, directory: Path) -> Measure:
+    assert FakeJira is not None and JiraSource is not None
+    clock = SimulatedClock(START)
+    with FakeJira(clock=clock.time, rate_limit=UNLIMITED) as fake:
+        keys = []
+        for number in range(1, max(changed, MIN_TICKETS) + 1):
+            created = START - 2 * DAY + number
+            key = f"SUP-{number}"
+            fake.create_issue(key, created)
+            fake.comment(key, created + 60)
+            keys.append(key)
+        token = directory / "jira-token"
+        token.write_text(fake.token + "\n")
+        config = parse_config(
+            f"source: {{type: jira, url: '{fake.url}', email: '{fake.email}', "
+            f"token_file: '{token}', page_size: {JIRA_PAGE}}}\n"
+            "slas: {first_response: {targets: {urgent: 1h}}}\n"
+        )
+        source = JiraSource(config.source, clock=clock.time, sleep=clock.sleep)
+        first = source.poll(None, clock.now)
+        assert len(first.tickets) == len(keys), "the first poll must read the whole history"
+        change_at = clock.now + 1
+        for offset, key in enumerate(keys[:changed]):
+            if kind == "agent reply":
+                fake.comment(key, change_at + offset)
+            else:
+                fake.reply(key, change_at + offset)
+        clock.now = change_at + changed + 120
+        fake.clear_log()
+        result, wall, waited = timed_poll(source, first.cursor, clock)
+        requests = Counter(r.endpoint for r in fake.requests)
+    return Measure(
+        source="Jira",
+        kind=kind,
+        changed=changed,
+        requests=requests,
+        minimum=bound(changed, JIRA_PAGE),
+        link_floor=None,
+        returned=len(result.tickets),
+        problems=list(result.problems),
+        wall=wall,
+        waited=waited,
+    )
+
+
 def timed_poll(
     source: Source, cursor: str | None, clock: SimulatedClock
 ) -> tuple[PollResult, float, float]:
@@ -289,6 +348,7 @@ ENDPOINT_NAMES = {
     "search": "search",
     "articles": "articles",
     "history": "history",
+    "comments": "request comments",
 }
 
 
@@ -344,7 +404,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--changed", default="0,1,1000,50000", help="comma-separated counts")
     parser.add_argument(
-        "--sources", default="freshdesk,zendesk,zammad", help="freshdesk, zendesk, zammad"
+        "--sources",
+        default="freshdesk,zendesk,jira,zammad",
+        help="freshdesk, zendesk, jira, zammad",
     )
     parser.add_argument("--kinds", default=",".join(KINDS), help="agent reply, requester reply")
     args = parser.parse_args(argv)
@@ -357,6 +419,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         runners["zendesk"] = measure_zendesk
     else:
         missing.append("Zendesk")
+    if FakeJira is not None and JiraSource is not None:
+        runners["jira"] = measure_jira
+    else:
+        missing.append("Jira")
     measures: list[Measure] = []
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.sources.split(","):

@@ -166,9 +166,10 @@ DEFAULT_URLS = {SourceType.INTERCOM: "https://api.intercom.io"}
 POLLED_TYPES = (
     SourceType.ZENDESK,
     SourceType.FRESHDESK,
+    SourceType.JIRA,
+    SourceType.ZAMMAD,
     SourceType.FILE,
     SourceType.DEMO,
-    SourceType.ZAMMAD,
 )
 _HTTP = frozenset(
     {

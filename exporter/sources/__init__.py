@@ -23,6 +23,7 @@ BUILT_IN: dict[SourceType, str] = {
     SourceType.ZENDESK: "exporter.sources.zendesk:build",
     SourceType.FRESHDESK: "exporter.sources.freshdesk:build",
     SourceType.ZAMMAD: "exporter.sources.zammad:build",
+    SourceType.JIRA: "exporter.sources.jira:build",
 }
 
 
