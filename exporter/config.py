@@ -163,7 +163,13 @@ _NEEDS_URL = {SourceType.ZENDESK, SourceType.FRESHDESK, SourceType.JIRA, SourceT
 #: The base URL of a hosted API when ``source.url`` is not given.
 DEFAULT_URLS = {SourceType.INTERCOM: "https://api.intercom.io"}
 #: The source types this build can poll; the others are named so that `check` can refuse them.
-POLLED_TYPES = (SourceType.ZENDESK, SourceType.FRESHDESK, SourceType.FILE, SourceType.DEMO)
+POLLED_TYPES = (
+    SourceType.ZENDESK,
+    SourceType.FRESHDESK,
+    SourceType.FILE,
+    SourceType.DEMO,
+    SourceType.INTERCOM,
+)
 _HTTP = frozenset(
     {
         SourceType.ZENDESK,

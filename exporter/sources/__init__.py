@@ -22,6 +22,7 @@ BUILT_IN: dict[SourceType, str] = {
     SourceType.DEMO: "exporter.sources.demo:build",
     SourceType.ZENDESK: "exporter.sources.zendesk:build",
     SourceType.FRESHDESK: "exporter.sources.freshdesk:build",
+    SourceType.INTERCOM: "exporter.sources.intercom:build",
 }
 
 
