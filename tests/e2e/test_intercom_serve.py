@@ -14,16 +14,19 @@ is created the day before ``DAY``, so every outcome of the day counts in the
 resolution high 4h, normal 24h.  ``replies_count`` is the default
 (``[agent]``): Fin's answers do not stop a clock.
 
-=====  ========  =====  ==============================================================================
-id     priority  via    the day (UTC)
-=====  ========  =====  ==============================================================================
-201    high      chat   08:00 created, 08:00:05 Fin answers, 08:40 teammate, 09:00 closed; rated 5 at 09:10
-202    high      email  09:00 created, assigned, 10:30 teammate; stays open
-203    normal    chat   10:00 created, assigned, 10:05 note, 11:00 teammate, 11:01 snoozed for a week
-204    normal    email  11:00 created, unassigned, never answered
-205    normal    chat   12:00 created, assigned, 12:30 teammate, 13:00 closed, 13:10 rated 2, 13:30 customer
-206    high      chat   14:00 created, 14:30 teammate, 15:00 closed
-=====  ========  =====  ==============================================================================
+===  ======  =====  ========================================================================
+id   prio    via    the day (UTC)
+===  ======  =====  ========================================================================
+201  high    chat   08:00 created, 08:00:05 Fin answers, 08:40 teammate, 09:00 closed;
+                    rated 5 at 09:10
+202  high    email  09:00 created, assigned, 10:30 teammate; stays open
+203  normal  chat   10:00 created, assigned, 10:05 note, 11:00 teammate, 11:01 snoozed
+                    for a week
+204  normal  email  11:00 created, unassigned, never answered
+205  normal  chat   12:00 created, assigned, 12:30 teammate, 13:00 closed, 13:10 rated 2,
+                    13:30 customer
+206  high    chat   14:00 created, 14:30 teammate, 15:00 closed
+===  ======  =====  ========================================================================
 
 Worked out (computed mode):
 
