@@ -3,7 +3,8 @@
 :class:`HelpdeskClient` wraps one :class:`requests.Session` whose adapter
 carries a urllib3 :class:`~urllib3.util.Retry`:
 
-* **Retries.** ``GET`` requests are retried on 429 and 5xx answers and on
+* **Retries.** ``GET`` requests (and the read-only searches sent with
+  :meth:`HelpdeskClient.post_json`) are retried on 429 and 5xx answers and on
   connection and read errors, a bounded number of times.  A ``Retry-After``
   header (seconds, or an HTTP date) is honoured: no new request goes out
   before it has passed.  Without one, the wait is exponential back-off with
@@ -30,7 +31,10 @@ carries a urllib3 :class:`~urllib3.util.Retry`:
   ``X-Rate-Limit-Remaining``, ``X-Ratelimit-Remaining``) update
   :attr:`HelpdeskClient.rate_limit_remaining`; when fewer than ``reserve``
   requests are left, the next request waits for the window to reset
-  (``ratelimit-reset`` seconds when given, else ``rate_window`` seconds).
+  (``ratelimit-reset`` seconds, or the ``X-RateLimit-Reset`` instant, when
+  given, else ``rate_window`` seconds).  A 429 without ``Retry-After`` waits
+  until ``X-RateLimit-Reset`` when the answer has it (Intercom's way), capped
+  like a ``Retry-After``.
   ``window_limits`` adds client-side sliding windows per path prefix for
   endpoints with their own, stricter limit (Zendesk's incremental exports
   allow 10 requests a minute).
