@@ -88,7 +88,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exporter.config import DEFAULT_URLS, Config, ConfigError, SourceConfig, SourceType, read_secret
-from exporter.model import Author, EventType, NativeClock, Priority, Rating, Ticket, TicketEvent
+from exporter.model import (
+    EARLIEST,
+    LATEST,
+    Author,
+    EventType,
+    InstantRangeError,
+    NativeClock,
+    Priority,
+    Rating,
+    Ticket,
+    TicketEvent,
+    TicketFormatError,
+)
+from exporter.records import SkippedRecord, SkipReason, describe, reason_of
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BearerAuth, HelpdeskClient, PollBudgetSpent
 from exporter.sources.incremental import IncrementalSource, KnownTickets
@@ -292,12 +305,13 @@ class IntercomSource(IncrementalSource):
     def conversation(self, raw: Mapping[str, Any]) -> Ticket:
         """The normalized ticket of one conversation as ``GET /conversations/{id}`` returns it.
 
-        Raises :class:`ValueError` when it has no id or creation time.
+        Raises :class:`~exporter.model.TicketFormatError` when it has no id or creation time, and
+        :class:`~exporter.model.InstantRangeError` for a time outside the supported years.
         """
         conversation_id = _id(raw.get("id"))
         created = _seconds(raw.get("created_at"))
         if conversation_id is None or created is None:
-            raise ValueError("no id or created_at")
+            raise TicketFormatError("the conversation has no id or created_at")
         source = _mapping(raw.get("source"))
         tags = raw.get("tags")
         tag_list = tags.get("tags") if isinstance(tags, Mapping) else None
@@ -485,10 +499,12 @@ class _PollRun:
                 continue
             try:
                 self.tickets[conversation_id] = self.source.conversation(raw)
-            except (ValueError, TypeError) as exc:
-                self.problems.append(
-                    f"{CONVERSATION_PATH.format(id=conversation_id)}: cannot be read ({exc})"
-                )
+            except Exception as exc:  # one conversation must never stop the rest
+                reason = reason_of(exc)
+                if type(exc) is TicketFormatError:
+                    reason = SkipReason.INVALID
+                where = f"conversation {conversation_id}"
+                self.problems.append(SkippedRecord(reason, where, describe(exc)))
         self.state.read.update(read)
 
     def _get(self, conversation_id: str) -> Mapping[str, Any] | None:
@@ -589,6 +605,11 @@ def _seconds(value: Any) -> float | None:
 
 
 def _at(seconds: float) -> datetime:
+    """An Intercom time as a datetime; :class:`InstantRangeError` outside the supported years."""
+    if not EARLIEST.timestamp() <= seconds < LATEST.timestamp():
+        raise InstantRangeError(
+            f"time {seconds:.0f} is outside the years {EARLIEST.year} to {LATEST.year - 1}"
+        )
     return datetime.fromtimestamp(seconds, UTC)
 
 

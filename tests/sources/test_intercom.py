@@ -19,6 +19,7 @@ import responses
 
 from exporter.config import load_config, parse_config
 from exporter.model import Author, EventType, NativeClock, Priority, Rating, Ticket, TicketEvent
+from exporter.records import SkippedRecord, SkipReason
 from exporter.sources import build_source
 from exporter.sources.base import SourceError
 from exporter.sources.intercom import (
@@ -426,6 +427,50 @@ def test_a_listed_conversation_without_an_id_is_counted_as_a_problem(tmp_path: P
         f"{SEARCH_PATH} page 1 after {int(NOW - 35 * 86400)}: conversations[0] has no id "
         "or updated_at"
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason", "detail"),
+    [
+        pytest.param(
+            {"created_at": None},
+            SkipReason.INVALID,
+            "the conversation has no id or created_at",
+            id="no-created-at",
+        ),
+        pytest.param(
+            {"created_at": 99_999_999_999},
+            SkipReason.OUT_OF_RANGE,
+            "time 99999999999 is outside the years 1970 to 2199",
+            id="created-at-out-of-range",
+        ),
+        pytest.param(
+            {
+                "conversation_parts": {
+                    "conversation_parts": [
+                        {"part_type": "note", "created_at": 99_999_999_999, "author": {}}
+                    ]
+                }
+            },
+            SkipReason.OUT_OF_RANGE,
+            "time 99999999999 is outside the years 1970 to 2199",
+            id="part-out-of-range",
+        ),
+    ],
+)
+def test_a_conversation_that_cannot_be_read_is_skipped_with_its_reason(
+    change: dict[str, Any], reason: SkipReason, detail: str, tmp_path: Path
+) -> None:
+    listed = fixture("search-page2-last.json")
+    with responses.RequestsMock() as rsps:
+        rsps.post(BASE_URL + SEARCH_PATH, json=listed)
+        rsps.get(BASE_URL + CONVERSATION_PATH.format(id=215), json=fixture(FIN) | change)
+        result = make_source(tmp_path).poll(None, NOW)
+
+    (problem,) = result.problems
+    assert result.tickets == []
+    assert isinstance(problem, SkippedRecord)
+    assert (problem.reason, problem.where, problem.detail) == (reason, "conversation 215", detail)
 
 
 # --- faults -----------------------------------------------------------------------------------
