@@ -481,7 +481,9 @@ class CalendarConfig(_Strict):
     country: str | None = None
     subdivision: str | None = None
     #: read the hours from the helpdesk (``import: zendesk`` + ``schedule: <id>``)
-    import_: Literal["zendesk", "freshdesk"] | None = Field(default=None, alias="import")
+    import_: Literal["zendesk", "freshdesk", "intercom"] | None = Field(
+        default=None, alias="import"
+    )
     schedule: str | None = Field(
         default=None, description="the helpdesk's schedule / business-hours id"
     )
@@ -498,8 +500,8 @@ class CalendarConfig(_Strict):
             if self.schedule is not None:
                 raise ValueError("`schedule:` needs `import: zendesk` or `import: freshdesk`")
             return self
-        if self.import_ == "zendesk" and self.schedule is None:
-            raise ValueError("`import: zendesk` needs `schedule:` (the schedule id)")
+        if self.import_ in ("zendesk", "intercom") and self.schedule is None:
+            raise ValueError(f"`import: {self.import_}` needs `schedule:` (the schedule id)")
         clash = sorted(given & {"timezone", "hours"})
         if clash:
             raise ValueError(

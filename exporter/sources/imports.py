@@ -25,6 +25,7 @@ from exporter.sources.freshdesk import (
     freshdesk_client,
 )
 from exporter.sources.http import HelpdeskClient
+from exporter.sources.intercom import fetch_office_hours, office_hours_client
 from exporter.sources.zendesk import fetch_schedule, zendesk_client
 from exporter.sources.zendesk_time_zones import ScheduleError, ScheduleHours
 from exporter.units import format_duration, parse_duration
@@ -49,6 +50,9 @@ def _fetch(config: Config, calendar: CalendarConfig, client: HelpdeskClient) -> 
     if calendar.import_ == "zendesk":
         assert calendar.schedule is not None
         return fetch_schedule(client, calendar.schedule)
+    if calendar.import_ == "intercom":
+        assert calendar.schedule is not None
+        return fetch_office_hours(client, calendar.schedule)
     return fetch_business_hours(client, calendar.schedule)
 
 
@@ -143,6 +147,8 @@ def resolve_imports(config: Config, client: HelpdeskClient | None = None) -> Con
         return config
     if client is None:
         make = zendesk_client if config.source.type.value == "zendesk" else freshdesk_client
+        if config.source.type.value == "intercom":
+            make = office_hours_client
         client = make(config.source)
     try:
         config = _resolve_calendars(config, imported, client)

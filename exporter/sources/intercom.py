@@ -55,6 +55,10 @@ one ``sla_status`` per conversation for the whole SLA (``hit``, ``missed``,
 onto ``first_response`` and ``resolution`` (see :func:`native_clocks`);
 ``next_response`` has no native clock.
 
+**Office hours** (``calendars: {x: {import: intercom, schedule: ID}}``):
+:func:`fetch_office_hours` reads one office hours schedule and its exceptions
+(API 2.16 and later) as business-calendar arguments, see :func:`office_hours`.
+
 **Cursor** (one opaque string, JSON; POSIX seconds)::
 
     {"v": 1, "history_start": 1759000000, "since": 1762084700,
@@ -84,7 +88,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from exporter.config import DEFAULT_URLS, Config, ConfigError, SourceConfig, SourceType, read_secret
@@ -107,6 +111,7 @@ from exporter.sources.http import BearerAuth, HelpdeskClient, PollBudgetSpent
 from exporter.sources.incremental import IncrementalSource, KnownTickets
 from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
+from exporter.sources.zendesk_time_zones import ScheduleError, ScheduleHours, iana_time_zone
 
 log = logging.getLogger(__name__)
 
@@ -573,6 +578,141 @@ def native_clocks(raw: Mapping[str, Any], ticket: Ticket) -> tuple[NativeClock, 
             )
         )
     return tuple(clocks)
+
+
+# --- office hours -----------------------------------------------------------------------------
+
+OFFICE_HOURS_PATH = "/office_hours_schedules/{id}"
+OFFICE_HOURS_EXCEPTIONS_PATH = "/office_hours_schedules/{id}/office_hours_exceptions"
+#: The first API version with the office hours endpoints.
+OFFICE_HOURS_VERSION = "2.16"
+#: A recurring (annual) closed day is a holiday in its year and this many years after.
+RECURRING_YEARS = 10
+_DAY_MINUTES = 1440
+_WEEK_MINUTES = 7 * _DAY_MINUTES
+
+
+def office_hours_client(
+    config: SourceConfig,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> HelpdeskClient:
+    """:func:`intercom_client` that asks for at least API 2.16, which has office hours."""
+    client = intercom_client(config, sleep=sleep, clock=clock)
+    if _version(config.api_version) < _version(OFFICE_HOURS_VERSION):
+        client.session.headers["Intercom-Version"] = OFFICE_HOURS_VERSION
+    return client
+
+
+def office_hours(
+    schedule: Mapping[str, Any], exceptions: Sequence[Mapping[str, Any]]
+) -> ScheduleHours:
+    """An Intercom office hours schedule and its exceptions as business-calendar arguments.
+
+    ``time_intervals`` are minutes from Monday 00:00 (0 to 10080) in the IANA
+    ``time_zone_name``; the whole-week interval 0 to 10079 (or
+    ``twenty_four_seven``) is round the clock.  A ``closed`` exception is a
+    holiday (with ``recurring_annually``, also on that date in the next
+    :data:`RECURRING_YEARS` years); a ``custom_hours`` exception cannot be
+    written as a holiday and is left out (the regular hours apply that day).
+    """
+    zone = schedule.get("time_zone_name")
+    if not isinstance(zone, str) or not zone.strip():
+        raise ScheduleError(f"time_zone_name: expected a time-zone name, got {zone!r}")
+    days: dict[int, list[tuple[int, int]]] = {day: [] for day in range(7)}
+    if schedule.get("twenty_four_seven") is True:
+        days = {day: [(0, 86400)] for day in range(7)}
+    else:
+        intervals = schedule.get("time_intervals")
+        if not isinstance(intervals, list):
+            raise ScheduleError("time_intervals: expected a list of intervals")
+        for index, interval in enumerate(intervals):
+            given = _mapping(interval)
+            first, last = given.get("start_minute"), given.get("end_minute")
+            if (
+                not isinstance(first, int)
+                or not isinstance(last, int)
+                or isinstance(first, bool)
+                or isinstance(last, bool)
+                or not 0 <= first < last <= _WEEK_MINUTES
+            ):
+                raise ScheduleError(
+                    f"time_intervals[{index}]: expected start_minute < end_minute within the "
+                    f"week (0 to {_WEEK_MINUTES}), got {first!r} and {last!r}"
+                )
+            start, end = first, last
+            if start == 0 and end == _WEEK_MINUTES - 1:
+                end = _WEEK_MINUTES  # Intercom's whole-week interval
+            while start < end:
+                day = start // _DAY_MINUTES
+                piece = min(end, (day + 1) * _DAY_MINUTES)
+                offset = day * _DAY_MINUTES
+                days[day].append(((start - offset) * 60, (piece - offset) * 60))
+                start = piece
+    weekly = {day: _merged(pieces) for day, pieces in days.items() if pieces}
+    if not weekly:
+        raise ScheduleError("time_intervals: the schedule has no open hours")
+    holidays: set[date] = set()
+    for index, exception in enumerate(exceptions):
+        if exception.get("exception_type") != "closed":
+            continue
+        try:
+            closed = date.fromisoformat(str(exception.get("exception_date")))
+        except ValueError:
+            raise ScheduleError(
+                f"office_hours_exceptions[{index}].exception_date: expected YYYY-MM-DD, got "
+                f"{exception.get('exception_date')!r}"
+            ) from None
+        holidays.add(closed)
+        if exception.get("recurring_annually") is True:
+            for year in range(closed.year + 1, closed.year + RECURRING_YEARS + 1):
+                try:
+                    holidays.add(closed.replace(year=year))
+                except ValueError:  # 29 February
+                    continue
+    name = schedule.get("name")
+    return ScheduleHours(
+        name=str(name) if name else f"intercom-{schedule.get('id')}",
+        timezone=iana_time_zone(zone),
+        weekly=weekly,
+        holidays=frozenset(holidays),
+    )
+
+
+def fetch_office_hours(client: HelpdeskClient, schedule_id: str) -> ScheduleHours:
+    """One office hours schedule and its exceptions (two requests)."""
+    schedule = client.get_json(OFFICE_HOURS_PATH.format(id=schedule_id))
+    listed = client.get_json(OFFICE_HOURS_EXCEPTIONS_PATH.format(id=schedule_id))
+    if not isinstance(schedule, Mapping) or not isinstance(listed, Mapping):
+        raise SourceError(
+            f"office hours schedule {schedule_id}: expected JSON objects", "bad_response"
+        )
+    data = listed.get("data") or []
+    if not isinstance(data, list):
+        raise SourceError(
+            f"GET {OFFICE_HOURS_EXCEPTIONS_PATH.format(id=schedule_id)}: data is not a list",
+            "bad_response",
+        )
+    return office_hours(schedule, [e for e in data if isinstance(e, Mapping)])
+
+
+def _merged(pieces: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(pieces):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """``"2.11"`` -> (2, 11); ``Preview`` and other names sort after every number."""
+    try:
+        return tuple(int(part) for part in text.split("."))
+    except ValueError:
+        return (1 << 30,)
 
 
 # --- small readers ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,21 +18,27 @@ from typing import Any
 import pytest
 import responses
 
-from exporter.config import load_config, parse_config
+from exporter.config import ConfigError, load_config, parse_config
 from exporter.model import Author, EventType, NativeClock, Priority, Rating, Ticket, TicketEvent
 from exporter.records import SkippedRecord, SkipReason
+from exporter.slo import Evaluator
 from exporter.sources import build_source
 from exporter.sources.base import SourceError
+from exporter.sources.imports import resolve_imports
 from exporter.sources.intercom import (
     CONVERSATION_PATH,
     LAG_SECONDS,
     MAX_PER_PAGE,
+    OFFICE_HOURS_EXCEPTIONS_PATH,
+    OFFICE_HOURS_PATH,
     SEARCH_PATH,
     CursorState,
     IntercomSource,
     intercom_client,
+    office_hours,
 )
-from tests.builders import ts, utc
+from exporter.sources.zendesk_time_zones import ScheduleError
+from tests.builders import ticket, ts, utc
 from tests.fakes.intercom import FakeIntercom
 from tests.sources.helpers import FakeClock
 
@@ -645,3 +652,113 @@ def test_a_config_file_builds_an_intercom_source_on_the_public_api_by_default(
     assert source.client.base_url == "https://api.intercom.io"
     assert source.client.session.headers["Intercom-Version"] == "2.11"
     assert source.ai_agent_ids == frozenset({"5017692"})
+
+
+# --- office hours imported as a calendar ------------------------------------------------------
+
+SCHEDULE = "office-hours-schedule-weekdays-lunch-break-saturday.json"
+EXCEPTIONS = "office-hours-exceptions-closed-recurring-and-custom.json"
+IMPORT_CONFIG = """
+source:
+  type: intercom
+  token_env: INTERCOM_TOKEN
+calendars:
+  support:
+    import: intercom
+    schedule: 123
+    holidays: ["2026-12-31"]
+slas:
+  first_response:
+    calendar: support
+    targets: {urgent: 6h}
+"""
+
+
+def test_an_office_hours_schedule_becomes_the_business_calendar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INTERCOM_TOKEN", TOKEN)
+    with responses.RequestsMock() as rsps:
+        rsps.get(BASE_URL + OFFICE_HOURS_PATH.format(id=123), json=fixture(SCHEDULE))
+        rsps.get(BASE_URL + OFFICE_HOURS_EXCEPTIONS_PATH.format(id=123), json=fixture(EXCEPTIONS))
+        config = resolve_imports(parse_config(IMPORT_CONFIG))
+        versions = {call.request.headers["Intercom-Version"] for call in rsps.calls}
+
+    support = config.calendars["support"]
+    assert versions == {"2.16"}  # the first version with office hours; 2.11 is configured
+    assert support.timezone == "Europe/Dublin"
+    assert support.hours[0] == ((9 * 3600, 12 * 3600 + 1800), (13 * 3600 + 1800, 17 * 3600 + 1800))
+    assert support.hours[5] == ((10 * 3600, 14 * 3600),)
+    assert 6 not in support.hours
+    holidays = {d.isoformat() for d in support.holidays}
+    assert {"2026-12-25", "2027-12-25", "2036-12-25", "2026-12-28", "2026-12-31"} <= holidays
+    assert "2027-12-28" not in holidays and "2026-12-24" not in holidays
+    # Thu 24 Dec 17:00 (custom hours are not imported: the regular hours apply): 30m; Fri 25
+    # closed; Sat 26 10:00-14:00: 4h; Mon 28 closed; Tue 29 from 09:00: the last 1h30
+    evaluation = Evaluator(config).evaluate(ticket("2026-12-24 17:00"), ts("2026-12-30 12:00"))
+    assert evaluation.slas["first_response"][0].deadline == ts("2026-12-29 10:30")
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        pytest.param(
+            {"time_intervals": [{"start_minute": 0, "end_minute": 10079}]},
+            {day: ((0, 86400),) for day in range(7)},
+            id="whole-week-interval-is-24x7",
+        ),
+        pytest.param(
+            {"twenty_four_seven": True, "time_intervals": []},
+            {day: ((0, 86400),) for day in range(7)},
+            id="twenty-four-seven",
+        ),
+        pytest.param(
+            {"time_intervals": [{"start_minute": 6 * 1440 + 1320, "end_minute": 10080}]},
+            {6: ((22 * 3600, 86400),)},
+            id="sunday-to-the-end-of-the-week",
+        ),
+        pytest.param(
+            {"time_intervals": [{"start_minute": 1320, "end_minute": 1440 + 120}]},
+            {0: ((22 * 3600, 86400),), 1: ((0, 7200),)},
+            id="across-midnight-split",
+        ),
+    ],
+)
+def test_office_hours_intervals_become_weekly_hours(
+    schedule: dict[str, Any], expected: dict[int, Any]
+) -> None:
+    hours = office_hours({"time_zone_name": "Europe/Dublin", **schedule}, [])
+    assert dict(hours.weekly) == expected
+
+
+@pytest.mark.parametrize(
+    ("schedule", "problem"),
+    [
+        pytest.param({"time_intervals": []}, "time_zone_name", id="no-time-zone"),
+        pytest.param(
+            {"time_zone_name": "Europe/Dublin", "time_intervals": []},
+            "the schedule has no open hours",
+            id="no-hours",
+        ),
+        pytest.param(
+            {
+                "time_zone_name": "Europe/Dublin",
+                "time_intervals": [{"start_minute": 600, "end_minute": 540}],
+            },
+            "time_intervals[0]",
+            id="backwards",
+        ),
+    ],
+)
+def test_an_unusable_schedule_says_which_field(schedule: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ScheduleError, match=re.escape(problem)):
+        office_hours(schedule, [])
+
+
+def test_importing_office_hours_needs_the_schedule_id() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(IMPORT_CONFIG.replace("    schedule: 123\n", ""))
+
+    assert caught.value.problems == [
+        "<config>:6: calendars.support: `import: intercom` needs `schedule:` (the schedule id)"
+    ]
