@@ -1,5 +1,5 @@
-"""Requests per poll: the Freshdesk, Zendesk, Jira and Zammad sources against their local fake
-helpdesks.
+"""Requests per poll: the Freshdesk, Zendesk, Jira, Zammad and Intercom sources against their local
+fake helpdesks.
 
 For each source and each count of changed tickets (0, 1, 1,000 and 50,000
 by default), a fake helpdesk (:mod:`tests.fakes.freshdesk`,
@@ -74,6 +74,13 @@ except ImportError:  # a checkout without the Jira source or its fake
     FakeJira = None  # type: ignore[assignment,misc]
 
 try:
+    from exporter.sources.intercom import IntercomSource
+    from tests.fakes.intercom import FakeIntercom
+except ImportError:  # a checkout without the Intercom source or its fake
+    IntercomSource = None  # type: ignore[assignment,misc]
+    FakeIntercom = None  # type: ignore[assignment,misc]
+
+try:
     from exporter.sources.zendesk import ZendeskSource
     from tests.fakes.zendesk import FakeZendesk
 except ImportError:  # a checkout without the Zendesk source or its fake
@@ -90,6 +97,7 @@ MIN_TICKETS = 10
 FRESHDESK_PAGE = 100
 ZENDESK_PAGE = 1000
 ZENDESK_RATINGS_PAGE = 100
+INTERCOM_PAGE = 150
 ZAMMAD_PAGE = 100
 JIRA_PAGE = 100
 #: Account limits of the fakes: out of reach, so the answers are never 429.
@@ -328,6 +336,55 @@ def measure_jira(changed: int, kind: str, directory: Path) -> Measure:
     )
 
 
+# --- Intercom -----------------------------------------------------------------------------------
+
+
+def measure_intercom(changed: int, kind: str, directory: Path) -> Measure:
+    """The search (150 a page) is the one listing; each changed conversation is read once more."""
+    assert FakeIntercom is not None and IntercomSource is not None
+    clock = SimulatedClock(START)
+    with FakeIntercom(rate_limit=UNLIMITED, clock=clock.time) as fake:
+        ids = list(range(1, max(changed, MIN_TICKETS) + 1))
+        for number in ids:
+            created = START - 2 * DAY + number
+            fake.create(number, created)
+            fake.reply(number, created + 60)
+        fake.rate(1, START - DAY, 5)
+        fake.rate(2, START - DAY, 1)
+        key = directory / "intercom-token"
+        key.write_text(fake.token + "\n")
+        config = parse_config(
+            f"source: {{type: intercom, url: '{fake.url}', token_file: '{key}', "
+            f"page_size: {INTERCOM_PAGE}}}\n"
+            "slas: {first_response: {targets: {urgent: 1h}}}\n"
+        )
+        source = IntercomSource(config.source, clock=clock.time, sleep=clock.sleep)
+        first = source.poll(None, clock.now)
+        assert len(first.tickets) == len(ids), "the first poll must read the whole history"
+        change_at = clock.now + 1
+        for offset, number in enumerate(ids[:changed]):
+            if kind == "agent reply":
+                fake.reply(number, change_at + offset)
+            else:
+                fake.customer_reply(number, change_at + offset)
+        clock.now = change_at + changed + 120
+        fake.clear_log()
+        result, wall, waited = timed_poll(source, first.cursor, clock)
+        requests = Counter(r.endpoint for r in fake.requests)
+    return Measure(
+        source="Intercom",
+        kind=kind,
+        changed=changed,
+        requests=requests,
+        minimum=bound(changed, INTERCOM_PAGE),
+        link_floor=max(1, math.ceil(changed / INTERCOM_PAGE)),
+        returned=len(result.tickets),
+        problems=list(result.problems),
+        wall=wall,
+        waited=waited,
+    )
+
+
 def timed_poll(
     source: Source, cursor: str | None, clock: SimulatedClock
 ) -> tuple[PollResult, float, float]:
@@ -346,6 +403,7 @@ ENDPOINT_NAMES = {
     "ticket_events": "ticket events",
     "metric_events": "metric events",
     "search": "search",
+    "conversation": "conversation reads",
     "articles": "articles",
     "history": "history",
     "comments": "request comments",
@@ -405,8 +463,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--changed", default="0,1,1000,50000", help="comma-separated counts")
     parser.add_argument(
         "--sources",
-        default="freshdesk,zendesk,jira,zammad",
-        help="freshdesk, zendesk, jira, zammad",
+        default="freshdesk,zendesk,jira,zammad,intercom",
+        help="freshdesk, zendesk, jira, zammad, intercom",
     )
     parser.add_argument("--kinds", default=",".join(KINDS), help="agent reply, requester reply")
     args = parser.parse_args(argv)
@@ -414,6 +472,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     kinds = [k.strip() for k in args.kinds.split(",")]
     runners: dict[str, Callable[[int, str, Path], Measure]] = {"freshdesk": measure_freshdesk}
     runners["zammad"] = measure_zammad
+    if FakeIntercom is not None and IntercomSource is not None:
+        runners["intercom"] = measure_intercom
     missing: list[str] = []
     if FakeZendesk is not None and ZendeskSource is not None:
         runners["zendesk"] = measure_zendesk

@@ -46,6 +46,7 @@ from pydantic import (
 from exporter.calendar import BusinessCalendar
 from exporter.labels import CHANNELS
 from exporter.model import Author, Priority
+from exporter.plugins import ENTRY_POINT_GROUP, PluginType, installed_sources
 from exporter.units import (
     Duration,
     DurationTooLong,
@@ -154,6 +155,26 @@ class SourceType(StrEnum):
     FILE = "file"
 
 
+def _source_type(value: Any) -> Any:
+    """A built-in :class:`SourceType`, or the name of a source another package installed."""
+    if isinstance(value, SourceType | PluginType):
+        return value
+    if isinstance(value, str):
+        try:
+            return SourceType(value)
+        except ValueError:
+            pass
+    installed = installed_sources()
+    if isinstance(value, str) and value in installed:
+        return PluginType(value)
+    built_in = [kind.value for kind in SourceType]
+    others = sorted(name for name in installed if name not in built_in)
+    raise ValueError(
+        f"{_one_of([*built_in, *others], value)}; sources installed from other packages "
+        f"(entry point group {ENTRY_POINT_GROUP}): {', '.join(others) or 'none'}"
+    )
+
+
 #: The largest threshold written as a share of each ticket's SLA target (1000%).
 MAX_THRESHOLD_RATIO = Decimal(10)
 #: The longest ``source.poll_interval``: the stale-data alert waits five of them.
@@ -168,6 +189,7 @@ POLLED_TYPES = (
     SourceType.FRESHDESK,
     SourceType.JIRA,
     SourceType.ZAMMAD,
+    SourceType.INTERCOM,
     SourceType.FILE,
     SourceType.DEMO,
 )
@@ -212,7 +234,7 @@ _MAX_SOURCE_WAIT = 600.0
 
 
 class SourceConfig(_Strict):
-    type: SourceType
+    type: Annotated[SourceType | PluginType, BeforeValidator(_source_type)]
     url: str | None = None
     email: str | None = None
     token_file: Path | None = None
@@ -261,6 +283,10 @@ class SourceConfig(_Strict):
     )
     api_version: str = Field(
         default="2.11", description="intercom: the Intercom-Version header sent"
+    )
+    options: Annotated[dict[str, Any], BeforeValidator(_string_keys)] | None = Field(
+        default=None,
+        description="a source installed from another package: its own settings, passed as given",
     )
     #: ``file:line`` of ``token_file``/``token_env`` in the config, for :func:`read_secret`.
     _secret_at: str | None = PrivateAttr(default=None)
@@ -457,7 +483,9 @@ class CalendarConfig(_Strict):
     country: str | None = None
     subdivision: str | None = None
     #: read the hours from the helpdesk (``import: zendesk`` + ``schedule: <id>``)
-    import_: Literal["zendesk", "freshdesk", "zammad"] | None = Field(default=None, alias="import")
+    import_: Literal["zendesk", "freshdesk", "zammad", "intercom"] | None = Field(
+        default=None, alias="import"
+    )
     schedule: str | None = Field(
         default=None, description="the helpdesk's schedule / business-hours id"
     )
@@ -474,8 +502,8 @@ class CalendarConfig(_Strict):
             if self.schedule is not None:
                 raise ValueError("`schedule:` needs `import:` (zendesk, freshdesk or zammad)")
             return self
-        if self.import_ == "zendesk" and self.schedule is None:
-            raise ValueError("`import: zendesk` needs `schedule:` (the schedule id)")
+        if self.import_ in ("zendesk", "intercom") and self.schedule is None:
+            raise ValueError(f"`import: {self.import_}` needs `schedule:` (the schedule id)")
         clash = sorted(given & {"timezone", "hours"})
         if clash:
             raise ValueError(
@@ -1296,6 +1324,15 @@ def _allowed_keys(root: type[BaseModel], path: Path_) -> list[str]:
 
 def _source_problems(source: SourceConfig) -> Iterator[tuple[Path_, str]]:
     """A source type this build cannot poll, and keys the configured source would ignore."""
+    if isinstance(source.type, PluginType):
+        yield from _plugin_source_problems(source)
+        return
+    if source.options is not None:
+        yield (
+            ("source", "options"),
+            f"a {source.type.value} source takes no options (only sources installed from other "
+            "packages read source.options); remove it",
+        )
     if source.type not in POLLED_TYPES:
         polled = ", ".join(kind.value for kind in POLLED_TYPES)
         yield (
@@ -1315,6 +1352,18 @@ def _source_problems(source: SourceConfig) -> Iterator[tuple[Path_, str]]:
                 ("source", key),
                 f"a {source.type.value} source does not use this key (only {names} "
                 "sources do); remove it",
+            )
+
+
+def _plugin_source_problems(source: SourceConfig) -> Iterator[tuple[Path_, str]]:
+    """An installed source reads the shared keys of the API sources and its ``options``."""
+    for key in sorted(source.model_fields_set):
+        readers = SOURCE_KEY_READERS.get(key)
+        if readers is not None and readers != _HTTP:
+            yield (
+                ("source", key),
+                f"{source.type.value} is a source installed from another package: it does not "
+                "use this key; put its own settings under source.options",
             )
 
 

@@ -3,7 +3,8 @@
 :class:`HelpdeskClient` wraps one :class:`requests.Session` whose adapter
 carries a urllib3 :class:`~urllib3.util.Retry`:
 
-* **Retries.** ``GET`` requests are retried on 429 and 5xx answers and on
+* **Retries.** ``GET`` requests (and the read-only searches sent with
+  :meth:`HelpdeskClient.post_json`) are retried on 429 and 5xx answers and on
   connection and read errors, a bounded number of times.  A ``Retry-After``
   header (seconds, or an HTTP date) is honoured: no new request goes out
   before it has passed.  Without one, the wait is exponential back-off with
@@ -30,7 +31,10 @@ carries a urllib3 :class:`~urllib3.util.Retry`:
   ``X-Rate-Limit-Remaining``, ``X-Ratelimit-Remaining``) update
   :attr:`HelpdeskClient.rate_limit_remaining`; when fewer than ``reserve``
   requests are left, the next request waits for the window to reset
-  (``ratelimit-reset`` seconds when given, else ``rate_window`` seconds).
+  (``ratelimit-reset`` seconds, or the ``X-RateLimit-Reset`` instant, when
+  given, else ``rate_window`` seconds).  A 429 without ``Retry-After`` waits
+  until ``X-RateLimit-Reset`` when the answer has it (Intercom's way), capped
+  like a ``Retry-After``.
   ``window_limits`` adds client-side sliding windows per path prefix for
   endpoints with their own, stricter limit (Zendesk's incremental exports
   allow 10 requests a minute).
@@ -105,6 +109,11 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REMAINING_HEADERS = ("ratelimit-remaining", "x-rate-limit-remaining", "x-ratelimit-remaining")
 #: Header that carries the seconds until the rate-limit window resets.
 RESET_HEADER = "ratelimit-reset"
+#: Header that carries the instant (POSIX seconds) the window resets (Intercom); a small
+#: value is read as seconds from now.
+RESET_AT_HEADER = "x-ratelimit-reset"
+#: A reset value above this is an instant, not a number of seconds.
+_EPOCH_FLOOR = 1e9
 USER_AGENT = f"helpdesk-slo-exporter/{__version__}"
 #: Largest answer read (bytes, after decompression); a larger one fails with ``bad_response``.
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
@@ -278,6 +287,8 @@ class _ClientRetry(Retry):
             owner._last_status = response.status
             if self.respect_retry_after_header:
                 retry_after = self.get_retry_after(response)
+            if retry_after is None and response.status == 429:
+                retry_after = owner._reset_wait(response.headers)
             if retry_after is not None and retry_after > owner.max_retry_after:
                 owner._last_retry_after = retry_after
                 raise MaxRetryError(pool, url or "", ResponseError("Retry-After too long"))
@@ -336,6 +347,7 @@ class HelpdeskClient:
         clock: Clock = time.monotonic,
         jitter: Callable[[], float] = random.random,
         session: requests.Session | None = None,
+        wall_clock: Clock = time.time,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -350,6 +362,7 @@ class HelpdeskClient:
         self.window_limits = dict(window_limits or {})
         self._sleep = sleep
         self._clock = clock
+        self._wall_clock = wall_clock
         self._jitter = jitter
         #: requests left in the helpdesk's rate-limit window, as its last answer said
         self.rate_limit_remaining: float | None = None
@@ -380,7 +393,7 @@ class HelpdeskClient:
             read=retries,
             status=retries,
             other=0,
-            allowed_methods=frozenset({"GET"}),
+            allowed_methods=frozenset({"GET", "POST"}),  # POST: read-only searches only
             status_forcelist=RETRY_STATUSES,
             backoff_factor=self.backoff_factor,
             backoff_max=self.backoff_max,
@@ -449,7 +462,24 @@ class HelpdeskClient:
         self, path: str, params: Mapping[str, str | int] | None = None
     ) -> tuple[Any, Mapping[str, str]]:
         """Like :meth:`get_json`, also returning the answer's headers (e.g. ``Link`` for paging)."""
-        where = f"GET {path}"
+        return self._request_json("GET", path, params, None)
+
+    def post_json(self, path: str, body: Mapping[str, Any]) -> Any:
+        """``POST base_url + path`` with a JSON body, and the answer's JSON body.
+
+        Only for read-only searches (Intercom's ``/conversations/search``): they
+        are retried like a ``GET``, so never use it for a request that changes data.
+        """
+        return self._request_json("POST", path, None, body)[0]
+
+    def _request_json(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        payload: Mapping[str, Any] | None,
+    ) -> tuple[Any, Mapping[str, str]]:
+        where = f"{method} {path}"
         self._before_request(where, path)
         self._waited = 0.0
         self._last_retry_after = None
@@ -458,9 +488,11 @@ class HelpdeskClient:
         self._arm()
         try:
             try:
-                response = self.session.get(
+                response = self.session.request(
+                    method,
                     self.base_url + path,
                     params=dict(params or {}),
+                    json=payload,
                     timeout=(self.timeout[0], self.timeout[1]),
                     allow_redirects=False,
                     stream=True,
@@ -624,7 +656,11 @@ class HelpdeskClient:
     def _rate_limited(self, where: str, headers: Mapping[str, str] | None = None) -> RateLimited:
         retry_after = self._last_retry_after
         if headers is not None:
-            retry_after = _parse_retry_after(headers.get("Retry-After")) or retry_after
+            retry_after = (
+                _parse_retry_after(headers.get("Retry-After"))
+                or retry_after
+                or self._reset_wait(headers)
+            )
         advice = ""
         if retry_after is not None:
             advice = f"; it asks to retry after {retry_after:g}s"
@@ -646,7 +682,23 @@ class HelpdeskClient:
         if remaining is not None:
             self.rate_limit_remaining = remaining
             self._reset_after = _first_number(headers, (RESET_HEADER,))
+            if self._reset_after is None:
+                self._reset_after = self._reset_wait(headers)
             self._observed_at = self._clock()
+
+    def _reset_wait(self, headers: Mapping[str, str]) -> float | None:
+        """Seconds until the rate-limit window resets, from ``X-RateLimit-Reset``, if given.
+
+        Intercom sends the reset instant (POSIX seconds); a value too small to be
+        an instant is taken as seconds from now.  A 429 without ``Retry-After``
+        waits this long (capped by ``max_retry_after`` like a ``Retry-After``).
+        """
+        value = _first_number(headers, (RESET_AT_HEADER,))
+        if value is None:
+            return None
+        if value > _EPOCH_FLOOR:
+            value -= self._wall_clock()
+        return max(0.0, value)
 
     def _backoff(self, retry_number: int) -> float:
         """Exponential back-off with jitter before retry ``retry_number`` (1 = first)."""

@@ -27,6 +27,7 @@ from exporter.sources.freshdesk import (
     freshdesk_client,
 )
 from exporter.sources.http import HelpdeskClient
+from exporter.sources.intercom import fetch_office_hours, office_hours_client
 from exporter.sources.zendesk import fetch_schedule, zendesk_client
 from exporter.sources.zendesk_time_zones import ScheduleError, ScheduleHours
 from exporter.units import format_duration, parse_duration
@@ -53,6 +54,9 @@ def _fetch(config: Config, calendar: CalendarConfig, client: HelpdeskClient) -> 
         return fetch_schedule(client, calendar.schedule)
     if calendar.import_ == "zammad":
         return zammad.fetch_calendar(client, calendar.schedule)
+    if calendar.import_ == "intercom":
+        assert calendar.schedule is not None
+        return fetch_office_hours(client, calendar.schedule)
     return fetch_business_hours(client, calendar.schedule)
 
 
@@ -156,7 +160,11 @@ def resolve_imports(config: Config, client: HelpdeskClient | None = None) -> Con
     if not imported and config.sla_import is None:
         return config
     if client is None:
-        makers = {"zendesk": zendesk_client, "zammad": zammad.zammad_client}
+        makers = {
+            "zendesk": zendesk_client,
+            "zammad": zammad.zammad_client,
+            "intercom": office_hours_client,
+        }
         make = makers.get(config.source.type.value, freshdesk_client)
         client = make(config.source)
     try:

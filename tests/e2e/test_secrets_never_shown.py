@@ -11,7 +11,7 @@ way:
 * ``unreachable``: a URL on 127.0.0.1 where nothing listens.
 
 Each is run for every way a source signs in (Zendesk API token, OAuth bearer
-token and password, Freshdesk API key).  Then every output of the run is
+token and password, Freshdesk API key, Intercom bearer token).  Then every output of the run is
 searched for the token: stdout and stderr of both commands (serve's log),
 ``/metrics``, the landing page, ``/ready`` and ``/healthz``, and the bytes of
 every file the run left in its directory (the store and its journal).  Not
@@ -36,6 +36,7 @@ import pytest
 
 from tests.e2e.process import command, free_port
 from tests.fakes.freshdesk import FakeFreshdesk
+from tests.fakes.intercom import FakeIntercom
 from tests.fakes.zendesk import FakeZendesk
 
 pytestmark = pytest.mark.slow
@@ -73,6 +74,7 @@ AUTHS = {
         f"{EMAIL}:{{token}}",
     ),
     "freshdesk": ("  type: freshdesk\n  url: {url}\n  {secret}\n", "{token}:X"),
+    "intercom": ("  type: intercom\n  url: {url}\n  {secret}\n", "{token}"),
 }
 FAULTS = ("line-break", "rejected", "unreachable")
 
@@ -239,9 +241,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Case]]:
     with (
         FakeZendesk(email=EMAIL, token="the-account-token") as zendesk,
         FakeFreshdesk("the-account-key") as freshdesk,
+        FakeIntercom("the-workspace-token") as intercom,
     ):
         urls = {auth: zendesk.url for auth in AUTHS if auth.startswith("zendesk")}
         urls["freshdesk"] = freshdesk.url
+        urls["intercom"] = intercom.url
         urls["unreachable"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
         _run_all(cases, urls)
     yield {case.name: case for case in cases}
