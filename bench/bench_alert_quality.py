@@ -1,29 +1,35 @@
-"""Alert quality: our generated alerts against Sloth-style multiwindow rules, on a real Prometheus.
+"""Alert quality: our generated alerts against Sloth- and Pyrra-style rules, on a real Prometheus.
 
-One run, one simulated helpdesk, one set of series, three rulesets:
+One run per seed, one simulated helpdesk, one set of series, four rulesets:
 
 * **ours** -- the rule file ``helpdesk-slo generate`` writes for the SLO below
   (:func:`exporter.pack.rules.plan_pack` / :func:`~exporter.pack.rules.rule_groups`):
   the ``SupportSLOErrorBudgetBurn`` tiers with their minimum-bad-events guard,
-  and ``SupportSLOBacklogBreached``;
+  ``SupportSLOBacklogBreached`` and the predictive ``SupportSLOBacklogImminent``,
+  each with the ``for:`` the pack gives it;
 * **Sloth-style** -- the shape Sloth generates for the same SLO (its 30d
   alert-window table: page at 14.4x on 1h/5m or 6x on 6h/30m, ticket at 3x on
   1d/2h or 1x on 3d/6h), with ratio-of-rates SLIs on the same
   ``helpdesk_slo_events_total`` counter and no event guard;
 * **Sloth-style + guard** -- the same, each tier also needing at least
-  ``--guard`` bad events in its long window.
+  ``--guard`` bad events in its long window;
+* **Pyrra-style** -- Pyrra's multi-window table scaled from 28d to the SLO's
+  window (critical 14x and 7x pages, warning 2x and 1x tickets, each with its
+  ``for:``), burn-rate recordings on the same counter.
 
 The helpdesk: urgent tickets arrive as a Poisson process (``--rate`` an hour
 in business hours, ``--off-rate`` outside them); agents work the SLA's business
 calendar and need a log-normal amount of staffed time for a first reply.
-Staffing incidents (about one a week, 2-4 hours, starting in office hours)
-stop replies or slow them to a few percent of the usual pace.  Every
-outcome is decided by the real engine (:meth:`exporter.poller.Poller.facts`);
-the exporter's series are written every minute as OpenMetrics -- the
-``helpdesk_slo_events_total`` counters (through
-:func:`exporter.backfill.write_openmetrics`) and the
-``helpdesk_slo_waiting_past_threshold_tickets`` gauge (open tickets whose
-clock runs past the threshold, as the poller counts them).
+About one staffing incident a week, of five shapes (:data:`SHAPES`): replies
+stop, slow down, sink over days, nobody is there at Monday's opening, or a
+burst of extra tickets queues for the agent on duty.  Every outcome is decided
+by the real engine (:func:`exporter.engine.decide`); the exporter's series are
+written every minute as OpenMetrics -- the ``helpdesk_slo_events_total``
+counters (through :func:`exporter.backfill.write_openmetrics`), the
+``helpdesk_slo_waiting_past_threshold_tickets`` gauge and the
+``helpdesk_slo_time_to_threshold_seconds`` gauge histogram -- and the gauges
+are compared with a live :class:`~exporter.poller.Poller`'s snapshot at a few
+dozen instants of each seed (the run stops on a difference).
 
 Evaluation is Prometheus's own: ``promtool tsdb create-blocks-from openmetrics``
 loads the series; a ``prometheus`` started on 127.0.0.1 serves them to
@@ -35,7 +41,7 @@ evaluated the same way, as a recording rule in the alert's own group; the
 instants at which it returned a sample are read back with the HTTP API, and
 the alert's ``for:`` is applied to them.
 
-    python bench/bench_alert_quality.py [--weeks 26] [--seed 1]
+    python bench/bench_alert_quality.py [--weeks 26] [--seeds 1,2,3]
 """
 
 from __future__ import annotations
@@ -1318,7 +1324,7 @@ def make_rows(
             ("ours_backlog",),
         ),
         Row(
-            f"ours: predictive (imminent: >= {plan.backlog_imminent_tickets} within {lead}, "
+            f"ours: predictive (imminent, >= {plan.backlog_imminent_tickets} within {lead} and "
             f"more than answered in time{_for_text([by_key['ours_imminent']])})",
             ("ours_imminent",),
         ),
@@ -1361,7 +1367,7 @@ def main() -> None:
     )
     parser.add_argument("--guard", type=int, default=3, help="bad events for Sloth + guard")
     parser.add_argument(
-        "--timeout", type=float, default=600.0, help="seconds for each seed's run (default 600)"
+        "--timeout", type=float, default=1800.0, help="seconds for each seed's run (default 1800)"
     )
     parser.add_argument("--keep", type=Path, help="keep each seed's work directory under this")
     args = parser.parse_args()
