@@ -1,29 +1,35 @@
-"""Alert quality: our generated alerts against Sloth-style multiwindow rules, on a real Prometheus.
+"""Alert quality: our generated alerts against Sloth- and Pyrra-style rules, on a real Prometheus.
 
-One run, one simulated helpdesk, one set of series, three rulesets:
+One run per seed, one simulated helpdesk, one set of series, four rulesets:
 
 * **ours** -- the rule file ``helpdesk-slo generate`` writes for the SLO below
   (:func:`exporter.pack.rules.plan_pack` / :func:`~exporter.pack.rules.rule_groups`):
   the ``SupportSLOErrorBudgetBurn`` tiers with their minimum-bad-events guard,
-  and ``SupportSLOBacklogBreached``;
+  ``SupportSLOBacklogBreached`` and the predictive ``SupportSLOBacklogImminent``,
+  each with the ``for:`` the pack gives it;
 * **Sloth-style** -- the shape Sloth generates for the same SLO (its 30d
   alert-window table: page at 14.4x on 1h/5m or 6x on 6h/30m, ticket at 3x on
   1d/2h or 1x on 3d/6h), with ratio-of-rates SLIs on the same
   ``helpdesk_slo_events_total`` counter and no event guard;
 * **Sloth-style + guard** -- the same, each tier also needing at least
-  ``--guard`` bad events in its long window.
+  ``--guard`` bad events in its long window;
+* **Pyrra-style** -- Pyrra's multi-window table scaled from 28d to the SLO's
+  window (critical 14x and 7x pages, warning 2x and 1x tickets, each with its
+  ``for:``), burn-rate recordings on the same counter.
 
 The helpdesk: urgent tickets arrive as a Poisson process (``--rate`` an hour
 in business hours, ``--off-rate`` outside them); agents work the SLA's business
 calendar and need a log-normal amount of staffed time for a first reply.
-Staffing incidents (about one a week, 2-4 hours, starting in office hours)
-stop replies or slow them to a few percent of the usual pace.  Every
-outcome is decided by the real engine (:meth:`exporter.poller.Poller.facts`);
-the exporter's series are written every minute as OpenMetrics -- the
-``helpdesk_slo_events_total`` counters (through
-:func:`exporter.backfill.write_openmetrics`) and the
-``helpdesk_slo_waiting_past_threshold_tickets`` gauge (open tickets whose
-clock runs past the threshold, as the poller counts them).
+About one staffing incident a week, of five shapes (:data:`SHAPES`): replies
+stop, slow down, sink over days, nobody is there at Monday's opening, or a
+burst of extra tickets queues for the agent on duty.  Every outcome is decided
+by the real engine (:func:`exporter.engine.decide`); the exporter's series are
+written every minute as OpenMetrics -- the ``helpdesk_slo_events_total``
+counters (through :func:`exporter.backfill.write_openmetrics`), the
+``helpdesk_slo_waiting_past_threshold_tickets`` gauge and the
+``helpdesk_slo_time_to_threshold_seconds`` gauge histogram -- and the gauges
+are compared with a live :class:`~exporter.poller.Poller`'s snapshot at a few
+dozen instants of each seed (the run stops on a difference).
 
 Evaluation is Prometheus's own: ``promtool tsdb create-blocks-from openmetrics``
 loads the series; a ``prometheus`` started on 127.0.0.1 serves them to
@@ -35,13 +41,14 @@ evaluated the same way, as a recording rule in the alert's own group; the
 instants at which it returned a sample are read back with the HTTP API, and
 the alert's ``for:`` is applied to them.
 
-    python bench/bench_alert_quality.py [--weeks 26] [--seed 1]
+    python bench/bench_alert_quality.py [--weeks 26] [--seeds 1,2,3]
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import functools
 import io
 import json
 import math
@@ -61,9 +68,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from array import array
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -74,7 +81,10 @@ from exporter import metrics
 from exporter.backfill import SeriesKey, write_openmetrics
 from exporter.calendar import BusinessCalendar
 from exporter.config import Config, parse_config
+from exporter.engine import Plan
+from exporter.engine import decide as decide_ticket
 from exporter.model import Author, EventType, Priority, Ticket, TicketEvent
+from exporter.pack import names
 from exporter.pack.rules import (
     PackPlan,
     RuleOptions,
@@ -138,14 +148,39 @@ AFTERMATH = 6 * HOUR
 
 # --- the simulated helpdesk -------------------------------------------------------------------
 
+#: Incident shapes: ``stop`` (no replies), ``slowdown`` (replies at 10-20% of the pace),
+#: ``burst`` (extra urgent tickets within 20 minutes, normal staffing), ``drift`` (the pace
+#: sinks over days), ``monday`` (nobody at Monday's opening).
+SHAPES = ("stop", "slowdown", "burst", "drift", "monday")
+#: Incidents of each of the rarer shapes (burst, drift, monday) per 26 weeks; the other weeks
+#: have a stop or a slowdown.
+RARE_PER_26_WEEKS = 3
+#: A burst's extra tickets all arrive within this long.
+BURST_SPREAD = 20 * MINUTE
+
 
 @dataclass(frozen=True)
 class Incident:
-    """The team works at ``capacity`` (0 = no replies at all) of its pace in ``[start, end)``."""
+    """A staffing incident of one shape in ``[start, end)``.
 
+    ``pieces`` are ``(from, until, capacity)``: the team works at ``capacity`` of its pace
+    (0 = no replies at all) in ``[from, until)``.  A burst has no piece (normal staffing)
+    but ``extra`` tickets, arriving at these instants; its ``end`` is the reply to the last.
+    """
+
+    shape: str
     start: float
     end: float
-    capacity: float
+    pieces: tuple[tuple[float, float, float], ...] = ()
+    extra: tuple[int, ...] = ()
+
+    def capacity_text(self) -> str:
+        if self.shape == "burst":
+            return f"+{len(self.extra)} tickets"
+        first, last = self.pieces[0][2], self.pieces[-1][2]
+        if first == last:
+            return "stopped" if first == 0 else f"{first * 100:g}%"
+        return f"{first * 100:g}% to {last * 100:g}%"
 
 
 @dataclass(frozen=True)
@@ -160,55 +195,91 @@ class Scenario:
     reply_spread: float  # sigma of its logarithm
 
 
+def draw_shapes(seed: int, weeks: int) -> list[str]:
+    """One shape a week: each rarer shape a few times, stop and slowdown share the rest."""
+    rng = random.Random(f"alert-quality:{seed}:shapes")
+    rare = max(1, round(weeks * RARE_PER_26_WEEKS / 26))
+    shapes = [shape for shape in ("burst", "drift", "monday") for _ in range(rare)][:weeks]
+    common = weeks - len(shapes)
+    shapes += ["stop"] * ((common + 1) // 2) + ["slowdown"] * (common // 2)
+    rng.shuffle(shapes)
+    return shapes
+
+
 def draw_incidents(scenario: Scenario) -> list[Incident]:
-    """About one staffing incident a week: a weekday, 2-4 hours, from office hours."""
+    """About one staffing incident a week, of a seeded mix of shapes, starting in office hours."""
     zone = ZoneInfo(TIMEZONE)
-    incidents = []
     first = datetime.fromtimestamp(scenario.evaluated_from, zone).date()
-    week = 0
-    while True:
-        monday = first + timedelta(weeks=week)
-        if datetime(monday.year, monday.month, monday.day, tzinfo=zone).timestamp() >= (
-            scenario.end
-        ):
-            break
+    weeks = round((scenario.end - scenario.evaluated_from) / WEEK)
+    incidents = []
+    for week, shape in enumerate(draw_shapes(scenario.seed, weeks)):
         rng = random.Random(f"alert-quality:{scenario.seed}:incidents:{week}")
-        roll = rng.random()
-        count = 0 if roll < 0.2 else 2 if roll > 0.85 else 1
-        for weekday in sorted(rng.sample(range(5), count)):
+        monday = first + timedelta(weeks=week)
+
+        def at(weekday: int, hour: int, minute: int, monday: date = monday) -> float:
             day = monday + timedelta(days=weekday)
-            hour = rng.choice((9, 10, 11, 13, 14, 15))
-            minute = rng.choice((0, 15, 30, 45))
-            start = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).timestamp()
-            duration = rng.randint(8, 16) * 15 * MINUTE
-            capacity = 0.0 if rng.random() < 0.5 else round(rng.uniform(0.05, 0.2), 2)
-            if start + duration <= scenario.end:
-                incidents.append(Incident(start, start + duration, capacity))
-        week += 1
+            return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).timestamp()
+
+        if shape in ("stop", "slowdown"):
+            start = at(
+                rng.randrange(5), rng.choice((9, 10, 11, 13, 14, 15)), rng.choice((0, 15, 30, 45))
+            )
+            end = start + rng.randint(8, 16) * 15 * MINUTE
+            capacity = 0.0 if shape == "stop" else round(rng.uniform(0.1, 0.2), 2)
+            incidents.append(Incident(shape, start, end, ((start, end, capacity),)))
+        elif shape == "monday":
+            start = at(0, 9, 0)
+            end = start + rng.randint(4, 10) * 15 * MINUTE
+            incidents.append(Incident(shape, start, end, ((start, end, 0.0),)))
+        elif shape == "burst":
+            start = at(
+                rng.randrange(5), rng.choice((9, 10, 11, 14, 15)), rng.choice((0, 15, 30, 45))
+            )
+            count = rng.randint(6, 12)
+            arrivals = sorted(
+                math.floor(start + rng.uniform(0, BURST_SPREAD)) for _ in range(count)
+            )
+            incidents.append(Incident(shape, start, start + BURST_SPREAD, (), tuple(arrivals)))
+        else:  # drift: half-day steps from 70% down to 25% over 2 to 3 business days
+            steps = rng.choice((4, 5, 6))
+            weekday = rng.randrange(5 - (steps + 1) // 2 + 1)
+            pieces = []
+            for step in range(steps):
+                capacity = round(0.7 - 0.45 * step / (steps - 1), 2)
+                day = weekday + step // 2
+                if step % 2 == 0:
+                    pieces.append((at(day, 9, 0), at(day, 13, 30), capacity))
+                else:
+                    pieces.append((at(day, 13, 30), at(day, 18, 0), capacity))
+            incidents.append(Incident(shape, pieces[0][0], pieces[-1][1], tuple(pieces)))
     return incidents
 
 
 def staffed_after(
-    calendar: BusinessCalendar, incidents: Sequence[Incident], start: float, work: float
+    calendar: BusinessCalendar,
+    pieces: Sequence[tuple[float, float, float]],
+    start: float,
+    work: float,
 ) -> float:
-    """The instant ``work`` staffed seconds after ``start``, slowed or stopped by incidents."""
+    """The instant ``work`` staffed seconds after ``start``, slowed or stopped by ``pieces``
+    (sorted, not overlapping)."""
     remaining = work
     cursor = start
-    for incident in incidents:
-        if incident.end <= cursor:
+    for piece_start, piece_end, capacity in pieces:
+        if piece_end <= cursor:
             continue
-        if cursor < incident.start:
-            available = calendar.elapsed_ts(cursor, incident.start)
+        if cursor < piece_start:
+            available = calendar.elapsed_ts(cursor, piece_start)
             if available >= remaining:
                 return calendar.add_ts(cursor, remaining)
             remaining -= available
-            cursor = incident.start
-        if incident.capacity > 0:
-            slowed = calendar.elapsed_ts(cursor, incident.end) * incident.capacity
+            cursor = piece_start
+        if capacity > 0:
+            slowed = calendar.elapsed_ts(cursor, piece_end) * capacity
             if slowed >= remaining:
-                return calendar.add_ts(cursor, remaining / incident.capacity)
+                return calendar.add_ts(cursor, remaining / capacity)
             remaining -= slowed
-        cursor = incident.end
+        cursor = piece_end
     return calendar.add_ts(cursor, remaining)
 
 
@@ -218,9 +289,15 @@ def _at(instant: float) -> datetime:
 
 def simulate(
     scenario: Scenario, calendar: BusinessCalendar, incidents: Sequence[Incident]
-) -> list[Ticket]:
-    """Urgent tickets over the scenario, each with its whole timeline."""
+) -> tuple[list[Ticket], list[Incident]]:
+    """Urgent tickets over the scenario, each with its whole timeline; the incidents with a
+    burst's end set to the reply to its last extra ticket."""
     rng = random.Random(f"alert-quality:{scenario.seed}:tickets")
+    pieces = sorted(piece for incident in incidents for piece in incident.pieces)
+
+    def reply_after(created: int, work: float) -> float:
+        return staffed_after(calendar, pieces, created, work)
+
     tickets: list[Ticket] = []
     minute = scenario.start
     while minute < scenario.end:
@@ -229,9 +306,31 @@ def simulate(
         # at most one arrival a minute: the rate is a few an hour, so this is a Poisson process
         if rng.random() < per_minute:
             created = math.floor(minute + rng.uniform(0, MINUTE))
-            tickets.append(_ticket(rng, len(tickets), created, scenario, calendar, incidents))
+            tickets.append(_ticket(rng, len(tickets), created, scenario, reply_after))
         minute += MINUTE
-    return tickets
+    drawn = []
+    for number, incident in enumerate(incidents):
+        if incident.shape != "burst":
+            drawn.append(incident)
+            continue
+        # the extra tickets queue for one agent, who answers them one after another at the
+        # usual pace; the regular flow is answered as usual
+        burst_rng = random.Random(f"alert-quality:{scenario.seed}:burst:{number}")
+        free = incident.start
+        for created in incident.extra:
+            queued = functools.partial(_from, reply_after, math.ceil(max(created, free)))
+            ticket = _ticket(burst_rng, len(tickets), created, scenario, queued)
+            tickets.append(ticket)
+            free = max(e.at.timestamp() for e in ticket.events if e.type is EventType.AGENT_REPLY)
+        drawn.append(replace(incident, end=max(incident.end, free)))
+    return tickets, drawn
+
+
+def _from(
+    reply_after: Callable[[int, float], float], begins: int, created: int, work: float
+) -> float:
+    """``reply_after`` with the work begun at ``begins`` instead of at creation."""
+    return reply_after(begins, work)
 
 
 def _ticket(
@@ -239,8 +338,7 @@ def _ticket(
     number: int,
     created: int,
     scenario: Scenario,
-    calendar: BusinessCalendar,
-    incidents: Sequence[Incident],
+    reply_after: Callable[[int, float], float],
 ) -> Ticket:
     channel = rng.choice(("email", "web", "chat", "phone"))
     events = []
@@ -250,7 +348,7 @@ def _ticket(
         )
     draw = math.exp(rng.gauss(0.0, scenario.reply_spread))
     work = max(60.0, scenario.reply_median * min(draw, 6.0))
-    replied = math.ceil(staffed_after(calendar, incidents, created, work))
+    replied = math.ceil(reply_after(created, work))
     replied = max(replied, created + 40)
     assigned = created + 35
     events.append(TicketEvent(_at(assigned), EventType.ASSIGNED))
@@ -273,21 +371,13 @@ def _ticket(
 # --- outcomes, decided by the engine ----------------------------------------------------------
 
 
-class _Offline:
-    """The poller only decides facts here; it never polls."""
-
-    name = "bench"
-
-    def poll(self, cursor: str | None, now: float) -> PollResult:
-        raise RuntimeError("this benchmark decides facts without polling")
-
-
 @dataclass
 class Outcomes:
     good: array[float] = field(default_factory=lambda: array("d"))
     bad: array[float] = field(default_factory=lambda: array("d"))
-    #: per bad ticket: [threshold instant, instant its clock stopped or the ticket closed)
-    waiting: list[tuple[float, float]] = field(default_factory=list)
+    #: per ticket of the SLO: (clock start, threshold instant, instant its clock stopped or
+    #: the ticket closed); it runs, open and not good, in [start, stop)
+    running: list[tuple[float, float, float]] = field(default_factory=list)
 
     def decided(self, start: float, end: float) -> int:
         return _count(self.good, start, end) + _count(self.bad, start, end)
@@ -298,30 +388,92 @@ def _count(times: Sequence[float], start: float, end: float) -> int:
 
 
 def decide(config: Config, tickets: Iterable[Ticket], now: float) -> Outcomes:
-    poller = Poller(config, _Offline(), Store(":memory:"), clock=lambda: now)
+    plan = Plan(config)
+    slo = next(slo for slo in config.slos if slo.name == SLO)
+    assert slo.sla is not None
+    calendar = plan.calendar(slo.sla)
+    thresholds = plan.thresholds_by_priority[SLO]
     outcomes = Outcomes()
     for ticket in tickets:
-        facts = poller.facts(ticket, now)
-        stops = [row.stopped_at for row in facts.sla_stops if row.sla == "first_response"]
+        threshold = thresholds[ticket.priority]
+        assert threshold is not None
+        created = ticket.created_at.timestamp()
+        threshold_at = calendar.add_ts(created, threshold)
+        facts = decide_ticket(plan, ticket, now, now)
+        stops = [row.stopped_at for row in facts.sla_stops if row.sla == slo.sla]
         solves = [row.solved_at for row in facts.solves]
+        # the poller's live set: open, clock running (until the first human reply or solve)
+        outcomes.running.append((created, threshold_at, min([*stops, *solves, now + MINUTE])))
         for row in facts.slo_outcomes:
             if row.slo != SLO:
                 continue
             if row.result == "good":
                 outcomes.good.append(row.decided_at)
-                continue
-            outcomes.bad.append(row.decided_at)
-            # the poller's gauge: open, clock still running, threshold passed
-            until = min([*stops, *solves, now + MINUTE])
-            if until > row.decided_at:
-                outcomes.waiting.append((row.decided_at, until))
+            else:
+                assert row.decided_at == threshold_at, (ticket.id, row.decided_at, threshold_at)
+                outcomes.bad.append(row.decided_at)
     outcomes.good = array("d", sorted(outcomes.good))
     outcomes.bad = array("d", sorted(outcomes.bad))
     return outcomes
 
 
-def write_series(path: Path, outcomes: Outcomes, start: float, end: float) -> int:
-    """Counters and the waiting gauge every minute over ``[start, end]``; returns samples."""
+class ThresholdSeries:
+    """The SLO gauges the poller publishes, as functions of the instant, from the engine facts.
+
+    ``waiting(t)``: ``helpdesk_slo_waiting_past_threshold_tickets`` (running, threshold
+    strictly before ``t``); ``bucket(le, t)``: ``helpdesk_slo_time_to_threshold_seconds``
+    (running, threshold at or before ``t + le``; ``inf`` for ``+Inf`` and ``_gcount``);
+    ``seconds(t)``: its ``_gsum`` (seconds to the threshold, 0 once past).
+    """
+
+    def __init__(self, running: Sequence[tuple[float, float, float]]) -> None:
+        self.running = sorted(running)
+        bounds = [*metrics.TIME_TO_THRESHOLD_BUCKETS, math.inf]
+        self._buckets: dict[float, tuple[list[float], list[float]]] = {}
+        for bound in bounds:
+            spans = [
+                (max(start, threshold - bound), stop)
+                for start, threshold, stop in running
+                if max(start, threshold - bound) < stop
+            ]
+            self._buckets[bound] = (sorted(a for a, _ in spans), sorted(b for _, b in spans))
+        late = [(threshold, stop) for _, threshold, stop in running if threshold < stop]
+        self._late = (sorted(a for a, _ in late), sorted(b for _, b in late))
+        self._starts = [start for start, _, _ in self.running]
+        self._longest = max((stop - start for start, _, stop in running), default=0.0)
+
+    def waiting(self, instant: float) -> int:
+        starts, stops = self._late
+        return bisect.bisect_left(starts, instant) - bisect.bisect_right(stops, instant)
+
+    def bucket(self, bound: float, instant: float) -> int:
+        starts, stops = self._buckets[bound]
+        return bisect.bisect_right(starts, instant) - bisect.bisect_right(stops, instant)
+
+    def seconds(self, instant: float) -> float:
+        first = bisect.bisect_left(self._starts, instant - self._longest)
+        last = bisect.bisect_right(self._starts, instant)
+        return math.fsum(
+            max(0.0, threshold - instant)
+            for start, threshold, stop in self.running[first:last]
+            if start <= instant < stop
+        )
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if math.isinf(bound) else repr(float(bound))
+
+
+def write_series(
+    path: Path,
+    outcomes: Outcomes,
+    gauges: ThresholdSeries,
+    buckets: Sequence[float],
+    start: float,
+    end: float,
+) -> int:
+    """Counters, the waiting gauge and the time-to-threshold gauge histogram (``buckets``,
+    ``+Inf``, ``_gcount``, ``_gsum``) every minute over ``[start, end]``; returns samples."""
     counters: dict[SeriesKey, array[float]] = {
         (metrics.SLO_EVENTS.name, (SLO, "good")): outcomes.good,
         (metrics.SLO_EVENTS.name, (SLO, "bad")): outcomes.bad,
@@ -330,19 +482,101 @@ def write_series(path: Path, outcomes: Outcomes, start: float, end: float) -> in
     extra = {"job": JOB, "instance": INSTANCE}
     _, samples = write_openmetrics(counters, start, end, MINUTE, buffer, extra)
     text = buffer.getvalue().removesuffix("# EOF\n")
-    starts = sorted(a for a, _ in outcomes.waiting)
-    stops = sorted(b for _, b in outcomes.waiting)
     gauge = metrics.SLO_WAITING_PAST_THRESHOLD
     labels = f'instance="{INSTANCE}",job="{JOB}",slo="{SLO}"'
     lines = [f"# HELP {gauge.name} {gauge.help}\n", f"# TYPE {gauge.name} gauge\n"]
     instant = start
     while instant <= end:
-        waiting = bisect.bisect_right(starts, instant) - bisect.bisect_right(stops, instant)
-        lines.append(f"{gauge.name}{{{labels}}} {waiting} {int(instant)}\n")
+        lines.append(f"{gauge.name}{{{labels}}} {gauges.waiting(instant)} {int(instant)}\n")
         instant += MINUTE
         samples += 1
+    family = metrics.SLO_TIME_TO_THRESHOLD
+    lines += [f"# HELP {family.name} {family.help}\n", f"# TYPE {family.name} gaugehistogram\n"]
+    bounds = [*sorted(set(buckets) - {math.inf}), math.inf]
+    instant = start
+    while instant <= end:
+        at = int(instant)
+        for bound in bounds:
+            count = gauges.bucket(bound, instant)
+            lines.append(f'{family.name}_bucket{{{labels},le="{_le(bound)}"}} {count} {at}\n')
+        lines.append(f"{family.name}_gcount{{{labels}}} {gauges.bucket(math.inf, instant)} {at}\n")
+        lines.append(f"{family.name}_gsum{{{labels}}} {gauges.seconds(instant)!r} {at}\n")
+        samples += len(bounds) + 2
+        instant += MINUTE
     path.write_text(text + "".join(lines) + "# EOF\n", encoding="utf-8")
     return samples
+
+
+class _AsOf:
+    """A source that returns the tickets as they stood at one instant."""
+
+    name = "bench"
+
+    def __init__(self, tickets: list[Ticket]) -> None:
+        self.tickets = tickets
+
+    def poll(self, cursor: str | None, now: float) -> PollResult:
+        return PollResult(self.tickets, cursor="bench", watermark=now)
+
+
+def as_of(ticket: Ticket, instant: float) -> Ticket:
+    """The ticket as a helpdesk would return it at ``instant``: later events not yet there."""
+    events = tuple(event for event in ticket.events if event.at.timestamp() <= instant)
+    solved = any(event.type is EventType.SOLVED for event in events)
+    return replace(ticket, events=events, status="solved" if solved else "open")
+
+
+def check_against_poller(
+    config: Config, tickets: Sequence[Ticket], gauges: ThresholdSeries, instants: Iterable[float]
+) -> int:
+    """Compare the written gauges with a live :class:`Poller`'s snapshot at ``instants``.
+
+    At each instant a fresh poller polls the tickets of the week before as they stood then;
+    its ``helpdesk_slo_waiting_past_threshold_tickets`` and every bucket, ``_gcount`` and
+    ``_gsum`` of ``helpdesk_slo_time_to_threshold_seconds`` must equal the benchmark's.
+    Returns how many instants were checked; raises on the first difference.
+    """
+    ordered = sorted(tickets, key=lambda ticket: ticket.created_at)
+    created = [ticket.created_at.timestamp() for ticket in ordered]
+    checked = 0
+    for instant in sorted(set(instants)):
+        first = bisect.bisect_left(created, instant - WEEK)
+        last = bisect.bisect_right(created, instant)
+        visible = [as_of(ticket, instant) for ticket in ordered[first:last]]
+        clock = functools.partial(float, instant)
+        poller = Poller(config, _AsOf(visible), Store(":memory:"), clock=clock)
+        poller.poll_once()
+        snapshot = poller.snapshot
+        waiting = {
+            s.labels: s.value for s in snapshot.samples[metrics.SLO_WAITING_PAST_THRESHOLD.name]
+        }
+        (histogram,) = [
+            h for h in snapshot.histograms[metrics.SLO_TIME_TO_THRESHOLD.name] if h.labels == (SLO,)
+        ]
+        ours = {
+            "waiting": float(gauges.waiting(instant)),
+            **{_le(b): float(gauges.bucket(b, instant)) for b in metrics.TIME_TO_THRESHOLD_BUCKETS},
+            "_gcount": float(gauges.bucket(math.inf, instant)),
+            "_gsum": gauges.seconds(instant),
+        }
+        live = {
+            "waiting": waiting[(SLO,)],
+            **{_le(bound): count for bound, count in histogram.buckets},
+            "_gcount": histogram.count,
+            "_gsum": histogram.sum,
+        }
+        differs = [
+            key
+            for key in ours
+            if key not in live or not math.isclose(ours[key], live[key], abs_tol=1e-6)
+        ]
+        if differs:
+            raise AssertionError(
+                f"series differ from a live Poller at {local(instant)} ({instant:.0f}): "
+                + ", ".join(f"{key}: ours {ours[key]:g}, poller {live.get(key)}" for key in differs)
+            )
+        checked += 1
+    return checked
 
 
 # --- rulesets ---------------------------------------------------------------------------------
@@ -399,11 +633,13 @@ def our_ruleset(pack: PackPlan) -> Ruleset:
                 continue
             name = rule["alert"]
             labels = rule["labels"]
-            if name == "SupportSLOErrorBudgetBurn":
+            if name == names.BURN:
                 windows = f"{labels['long_window']}_{labels['short_window']}"
                 key = f"ours_burn_{labels['severity']}_{windows}"
-            elif name == "SupportSLOBacklogBreached":
+            elif name == names.BACKLOG:
                 key = "ours_backlog"
+            elif name == names.BACKLOG_IMMINENT:
+                key = "ours_imminent"
             else:
                 continue
             alerts.append(
@@ -473,6 +709,75 @@ def sloth_ruleset(budget: str, guard: int) -> Ruleset:
                 )
             )
     return Ruleset("sloth", recordings, alerts)
+
+
+#: Pyrra's multi-window table (slo/rules.go ``Windows``), as divisors of the SLO window:
+#: severity, factor, long, short, for (28d: 1h/5m for 2m, 6h/30m for 15m, 1d/2h for 1h,
+#: 4d/6h for 3h).
+PYRRA_WINDOWS = (
+    ("critical", 14, 672, 8064, 20160),
+    ("critical", 7, 112, 1344, 2688),
+    ("warning", 2, 28, 336, 672),
+    ("warning", 1, 7, 112, 168),
+)
+
+
+def prometheus_duration(seconds: int) -> str:
+    """A whole number of minutes as Prometheus prints a duration: ``1d1h43m``, ``5m``."""
+    days, rest = divmod(seconds, DAY)
+    hours, rest = divmod(rest, HOUR)
+    minutes = rest // MINUTE
+    text = (f"{days}d" if days else "") + (f"{hours}h" if hours else "")
+    return text + (f"{minutes}m" if minutes or not text else "")
+
+
+def pyrra_windows(window: int) -> list[tuple[str, int, int, int, int]]:
+    """Pyrra's windows for an SLO window of ``window`` seconds, rounded to the minute:
+    severity, factor, long, short, for."""
+
+    def scaled(divisor: int) -> int:
+        return math.floor(window / divisor / MINUTE + 0.5) * MINUTE
+
+    return [
+        (severity, factor, scaled(long), scaled(short), scaled(for_))
+        for severity, factor, long, short, for_ in PYRRA_WINDOWS
+    ]
+
+
+def pyrra_ruleset(plan: SloPlan) -> Ruleset:
+    """Pyrra's generated shape for the same SLO, on ``helpdesk_slo_events_total``: burn-rate
+    recordings per window, one alert per window pair with its ``for:``."""
+    counter = metrics.SLO_EVENTS.name
+    burnrate = counter.removesuffix("_total") + ":burnrate"
+    group = f"pyrra-{SLO}"
+    windows = pyrra_windows(plan.period.seconds)
+    recordings = []
+    for length in sorted({w for _, _, long, short, _ in windows for w in (long, short)}):
+        text = prometheus_duration(length)
+        bad = _selector({"result": "bad", "slo": SLO})
+        total = _selector({"slo": SLO})
+        recordings.append(
+            Recording(
+                group,
+                MINUTE,
+                f"{burnrate}{text}",
+                f"sum(rate({counter}{bad}[{text}])) / sum(rate({counter}{total}[{text}]))",
+                {"slo": SLO},
+            )
+        )
+    alerts = []
+    budget = f"(1 - {plan.objective})"
+    for severity, factor, long, short, for_ in windows:
+        short_text, long_text = prometheus_duration(short), prometheus_duration(long)
+        expr = (
+            f"{burnrate}{short_text}{_selector({'slo': SLO})} > ({factor} * {budget})\n"
+            f"and\n{burnrate}{long_text}{_selector({'slo': SLO})} > ({factor} * {budget})\n"
+        )
+        row = "page" if severity == "critical" else "ticket"
+        alerts.append(
+            Alert(f"pyrra_{row}_{long_text}_{short_text}", row, group, MINUTE, expr, for_)
+        )
+    return Ruleset("pyrra", recordings, alerts)
 
 
 def _references(expr: str, name: str) -> bool:
@@ -811,34 +1116,81 @@ def prometheus_version() -> str:
 # --- the run ----------------------------------------------------------------------------------
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weeks", type=int, default=26, help="weeks evaluated (default 26)")
-    parser.add_argument("--warmup-days", type=int, default=7, help="history before (default 7)")
-    parser.add_argument(
-        "--start", default="2026-03-02", help="first evaluated day, a Monday (local date)"
+@dataclass
+class SeedRun:
+    """One seed's history, incidents and the page episodes of every row."""
+
+    seed: int
+    scenario: Scenario
+    tickets: int
+    outcomes: Outcomes
+    incidents: list[Incident]
+    #: per incident: [start, one business hour of grace after its end]
+    windows: list[tuple[float, float]]
+    #: per incident: the instant its k-th ticket crosses the threshold (None: fewer late)
+    floors: list[float | None]
+    rows: list[Row]
+    ticket_rows: list[Row]
+    samples: int
+    checked: int
+    phases: dict[str, float]
+    total: float
+
+    def detection(self, row: Row, index: int) -> float | None:
+        start, stop = self.windows[index]
+        return next((a for a, _ in row.episodes if start <= a <= stop), None)
+
+    def false_pages(self, row: Row) -> list[float]:
+        return [
+            a
+            for a, _ in row.episodes
+            if self.scenario.evaluated_from <= a <= self.scenario.end
+            and not any(start <= a <= stop for start, stop in self.windows)
+        ]
+
+    def quiet(self, at: float) -> bool:
+        return self.outcomes.decided(at - HOUR, at) < QUIET_EVENTS
+
+    def episodes(self, row: Row) -> list[float]:
+        return [
+            a for a, _ in row.episodes if self.scenario.evaluated_from <= a <= self.scenario.end
+        ]
+
+
+def monday_opening(at: float) -> bool:
+    """Monday between 09:00 and 11:00 local time: the weekend's queue meets the staff."""
+    moment = datetime.fromtimestamp(at, ZoneInfo(TIMEZONE))
+    return moment.weekday() == 0 and 9 <= moment.hour < 11
+
+
+def check_instants(
+    run_incidents: Sequence[Incident], floors: Sequence[float | None], scenario: Scenario
+) -> list[float]:
+    """Instants at which the written gauges are compared with a live poller: around each
+    incident's start and floor, and at the first Mondays' opening."""
+    instants: list[float] = []
+    for incident, floor in zip(run_incidents, floors, strict=True):
+        instants += [incident.start + 30 * MINUTE, incident.start + 90 * MINUTE]
+        if floor is not None:
+            instants += [floor - 10 * MINUTE, floor - 5 * MINUTE, floor + MINUTE]
+    zone = ZoneInfo(TIMEZONE)
+    first = datetime.fromtimestamp(scenario.evaluated_from, zone).date()
+    for week in range(2):
+        day = first + timedelta(weeks=week)
+        for hour, minute in ((9, 20), (9, 30), (9, 31), (9, 50)):
+            moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+            instants.append(moment.timestamp())
+    # on the written grid: whole minutes from the series' start
+    return sorted(
+        {scenario.start + round((t - scenario.start) / MINUTE) * MINUTE for t in instants}
     )
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--rate", type=float, default=1.5, help="urgent tickets per business hour")
-    parser.add_argument("--off-rate", type=float, default=0.15, help="per hour outside hours")
-    parser.add_argument("--reply-median", type=float, default=9.0, help="minutes (default 9)")
-    parser.add_argument("--reply-spread", type=float, default=0.6, help="log-normal sigma")
-    parser.add_argument(
-        "--grace", type=float, default=1.0, help="business hours after an incident (default 1)"
-    )
-    parser.add_argument("--guard", type=int, default=3, help="bad events for Sloth + guard")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds for the whole run")
-    parser.add_argument("--keep", type=Path, help="keep the work directory here")
-    args = parser.parse_args()
+
+
+def run_seed(
+    args: argparse.Namespace, seed: int, config: Config, pack: PackPlan, plan: SloPlan
+) -> SeedRun:
     begun = time.perf_counter()
     deadline = Deadline(args.timeout)
-    for tool in ("prometheus", "promtool"):
-        if shutil.which(tool) is None:
-            sys.exit(f"{tool} is not on PATH (apt-get install prometheus)")
-
-    config = parse_config(CONFIG)
-    pack = plan_pack(config, RuleOptions.for_config(config))
-    plan = next(slo for slo in pack.slos if slo.name == SLO)
     calendar = Evaluator(config).sla_calendars["first_response"]
     zone = ZoneInfo(TIMEZONE)
     first_day = datetime.fromisoformat(args.start).replace(tzinfo=zone)
@@ -848,29 +1200,43 @@ def main() -> None:
         start=evaluated_from - args.warmup_days * DAY,
         evaluated_from=evaluated_from,
         end=end,
-        seed=args.seed,
+        seed=seed,
         rate=args.rate,
         off_rate=args.off_rate,
         reply_median=args.reply_median * MINUTE,
         reply_spread=args.reply_spread,
     )
-    grace = args.grace * HOUR
     k = plan.backlog_tickets or 2
 
     started = time.perf_counter()
-    incidents = draw_incidents(scenario)
-    tickets = simulate(scenario, calendar, incidents)
+    tickets, incidents = simulate(scenario, calendar, draw_incidents(scenario))
     outcomes = decide(config, tickets, end)
+    gauges = ThresholdSeries(outcomes.running)
+    # late tickets of an incident cross the threshold up to half an hour of business time
+    # after it ends (later over lunch or a night), so its window ends in business time too
+    windows = [(i.start, calendar.add_ts(i.end, args.grace * HOUR)) for i in incidents]
+    floors: list[float | None] = []
+    for start, stop in windows:
+        first = bisect.bisect_left(outcomes.bad, start)
+        inside = [t for t in outcomes.bad[first:] if t <= stop]
+        floors.append(inside[k - 1] if len(inside) >= k else None)
+    checked = check_against_poller(
+        config, tickets, gauges, check_instants(incidents, floors, scenario)
+    )
     simulated = time.perf_counter() - started
     log(
-        f"simulated {len(tickets)} tickets, {len(outcomes.good)} good / {len(outcomes.bad)} bad, "
-        f"{len(incidents)} incidents ({simulated:.1f} s)"
+        f"seed {seed}: simulated {len(tickets)} tickets, {len(outcomes.good)} good / "
+        f"{len(outcomes.bad)} bad, {len(incidents)} incidents; series equal a live poller's "
+        f"at {checked} instants ({simulated:.1f} s)"
     )
 
     ours = our_ruleset(pack)
     sloth = sloth_ruleset(str(plan.budget), args.guard)
-    rulesets = [ours, sloth]
+    pyrra = pyrra_ruleset(plan)
+    rulesets = [ours, sloth, pyrra]
     alerts = {alert.key: alert for ruleset in rulesets for alert in ruleset.alerts}
+    assert plan.backlog_lead is not None
+    buckets = (0.0, plan.backlog_lead)
 
     workdir = Path(tempfile.mkdtemp(prefix="alert-quality-"))
     data = workdir / "data"
@@ -879,10 +1245,11 @@ def main() -> None:
     try:
         started = time.perf_counter()
         om = workdir / "series.om"
-        samples = write_series(om, outcomes, scenario.start, end)
+        samples = write_series(om, outcomes, gauges, buckets, scenario.start, end)
         load_series(om, data, deadline)
+        om.unlink()
         loaded = time.perf_counter() - started
-        log(f"{samples} samples written and loaded ({loaded:.1f} s)")
+        log(f"seed {seed}: {samples} samples written and loaded ({loaded:.1f} s)")
         started = time.perf_counter()
         backfill_rules(prometheus, workdir, passes(rulesets), scenario.start, end, deadline)
         prometheus.start()
@@ -891,26 +1258,80 @@ def main() -> None:
                 _alert_series(alerts[key]), scenario.evaluated_from, end
             )
         evaluated = time.perf_counter() - started
-        log(f"rules and alerts evaluated by Prometheus ({evaluated:.1f} s)")
+        log(f"seed {seed}: rules and alerts evaluated by Prometheus ({evaluated:.1f} s)")
     finally:
         prometheus.stop()
         if args.keep is not None:
-            shutil.copytree(workdir, args.keep, dirs_exist_ok=True)
+            shutil.copytree(workdir, args.keep / f"seed{seed}", dirs_exist_ok=True)
         shutil.rmtree(workdir, ignore_errors=True)
 
     fired = {
         key: firing(times, alerts[key].interval, alerts[key].for_seconds)
         for key, times in instants.items()
     }
-    our_burn_pages = tuple(
+    rows, ticket_rows = make_rows(args, plan, ours, pyrra)
+    for row in [*rows, *ticket_rows]:
+        row.episodes = merge(interval for key in row.keys for interval in fired[key])
+    return SeedRun(
+        seed,
+        scenario,
+        len(tickets),
+        outcomes,
+        incidents,
+        windows,
+        floors,
+        rows,
+        ticket_rows,
+        samples,
+        checked,
+        {"simulate": simulated, "load": loaded, "evaluate": evaluated},
+        time.perf_counter() - begun,
+    )
+
+
+def _for_text(alerts: Sequence[Alert]) -> str:
+    fors = sorted({alert.for_seconds for alert in alerts})
+    if fors == [0]:
+        return ""
+    return ", for " + " / ".join(prometheus_duration(f) for f in fors)
+
+
+def make_rows(
+    args: argparse.Namespace, plan: SloPlan, ours: Ruleset, pyrra: Ruleset
+) -> tuple[list[Row], list[Row]]:
+    k = plan.backlog_tickets or 2
+    by_key = {alert.key: alert for alert in [*ours.alerts, *pyrra.alerts]}
+    burn_pages = tuple(
         a.key for a in ours.alerts if a.severity == "page" and a.key.startswith("ours_burn")
     )
+    ours_pages = tuple(a.key for a in ours.alerts if a.severity == "page")
+    lead = prometheus_duration(round(plan.backlog_lead or 0))
+    pyrra_pages = [a for a in pyrra.alerts if a.severity == "page"]
+    pyrra_tickets = [a for a in pyrra.alerts if a.severity == "ticket"]
+
+    def pyrra_text(alerts: Sequence[Alert]) -> str:
+        parts = []
+        for alert in alerts:
+            _, _, long, short = alert.key.split("_")
+            factor = alert.expr.split("> (", 1)[1].split(" ", 1)[0]
+            parts.append(f"{factor}x {long}/{short} for {prometheus_duration(alert.for_seconds)}")
+        return " or ".join(parts)
+
     rows = [
-        Row(f"ours: burn-rate page tiers (guard >= {plan.min_bad_events} bad)", our_burn_pages),
-        Row(f"ours: backlog (>= {k} waiting)", ("ours_backlog",)),
-        Row("ours: all pages (burn tiers or backlog)", (*our_burn_pages, "ours_backlog")),
+        Row(f"ours: burn-rate page tiers (guard >= {plan.min_bad_events} bad)", burn_pages),
+        Row(
+            f"ours: backlog (>= {k} waiting{_for_text([by_key['ours_backlog']])})",
+            ("ours_backlog",),
+        ),
+        Row(
+            f"ours: predictive (imminent, >= {plan.backlog_imminent_tickets} within {lead} and "
+            f"more than answered in time{_for_text([by_key['ours_imminent']])})",
+            ("ours_imminent",),
+        ),
+        Row("ours: all pages (burn tiers, backlog, predictive)", ours_pages),
         Row("Sloth-style page (14.4x 1h/5m or 6x 6h/30m)", ("sloth_page",)),
         Row(f"Sloth-style page + >= {args.guard} bad events", ("sloth_guard_page",)),
+        Row(f"Pyrra-style page ({pyrra_text(pyrra_pages)})", tuple(a.key for a in pyrra_pages)),
     ]
     ticket_rows = [
         Row(
@@ -919,147 +1340,259 @@ def main() -> None:
         ),
         Row("Sloth-style ticket (3x 1d/2h or 1x 3d/6h)", ("sloth_ticket",)),
         Row(f"Sloth-style ticket + >= {args.guard} bad events", ("sloth_guard_ticket",)),
+        Row(
+            f"Pyrra-style ticket ({pyrra_text(pyrra_tickets)})",
+            tuple(a.key for a in pyrra_tickets),
+        ),
     ]
-    for row in [*rows, *ticket_rows]:
-        row.episodes = merge(interval for key in row.keys for interval in fired[key])
+    return rows, ticket_rows
 
-    report(
-        args,
-        scenario,
-        plan,
-        tickets,
-        outcomes,
-        incidents,
-        rows,
-        ticket_rows,
-        grace,
-        calendar,
-        k,
-        samples,
-        {"simulate": simulated, "load": loaded, "evaluate": evaluated},
-        time.perf_counter() - begun,
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weeks", type=int, default=26, help="weeks evaluated (default 26)")
+    parser.add_argument("--warmup-days", type=int, default=7, help="history before (default 7)")
+    parser.add_argument(
+        "--start", default="2026-03-02", help="first evaluated day, a Monday (local date)"
     )
+    parser.add_argument(
+        "--seeds", default="1,2,3", help="comma-separated seeds, one history each (default 1,2,3)"
+    )
+    parser.add_argument("--rate", type=float, default=1.5, help="urgent tickets per business hour")
+    parser.add_argument("--off-rate", type=float, default=0.15, help="per hour outside hours")
+    parser.add_argument("--reply-median", type=float, default=9.0, help="minutes (default 9)")
+    parser.add_argument("--reply-spread", type=float, default=0.6, help="log-normal sigma")
+    parser.add_argument(
+        "--grace", type=float, default=1.0, help="business hours after an incident (default 1)"
+    )
+    parser.add_argument("--guard", type=int, default=3, help="bad events for Sloth + guard")
+    parser.add_argument(
+        "--timeout", type=float, default=1800.0, help="seconds for each seed's run (default 1800)"
+    )
+    parser.add_argument("--keep", type=Path, help="keep each seed's work directory under this")
+    args = parser.parse_args()
+    try:
+        seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+    except ValueError:
+        parser.error(f"--seeds: comma-separated integers expected (got {args.seeds!r})")
+    if not seeds:
+        parser.error("--seeds: at least one seed")
+    for tool in ("prometheus", "promtool"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not on PATH (apt-get install prometheus)")
+
+    config = parse_config(CONFIG)
+    pack = plan_pack(config, RuleOptions.for_config(config))
+    plan = next(slo for slo in pack.slos if slo.name == SLO)
+    begun = time.perf_counter()
+    done = []
+    for seed in seeds:
+        done.append(run_seed(args, seed, config, pack, plan))
+    total = time.perf_counter() - begun
+
+    print_header(args, plan, done, total)
+    print_combined(args, done)
+    for run in done:
+        print_seed(args, plan, run)
 
 
-def report(
-    args: argparse.Namespace,
-    scenario: Scenario,
-    plan: SloPlan,
-    tickets: Sequence[Ticket],
-    outcomes: Outcomes,
-    incidents: Sequence[Incident],
-    rows: Sequence[Row],
-    ticket_rows: Sequence[Row],
-    grace: float,
-    calendar: BusinessCalendar,
-    k: int,
-    samples: int,
-    phases: dict[str, float],
-    total: float,
+def print_header(
+    args: argparse.Namespace, plan: SloPlan, done: Sequence[SeedRun], total: float
 ) -> None:
-    # late tickets of an incident cross the threshold up to half an hour of business time
-    # after it ends (later over lunch or a night), so its window ends in business time too
-    windows = [(i.start, calendar.add_ts(i.end, grace)) for i in incidents]
-    floors: list[float | None] = []
-    for start, stop in windows:
-        first = bisect.bisect_left(outcomes.bad, start)
-        inside = [t for t in outcomes.bad[first:] if t <= stop]
-        floors.append(inside[k - 1] if len(inside) >= k else None)
-
-    def detection(row: Row, index: int) -> float | None:
-        start, stop = windows[index]
-        return next((a for a, _ in row.episodes if start <= a <= stop), None)
-
-    def false_pages(row: Row) -> list[float]:
-        return [
-            a
-            for a, _ in row.episodes
-            if scenario.evaluated_from <= a <= scenario.end
-            and not any(start <= a <= stop for start, stop in windows)
-        ]
-
-    weeks = args.weeks
+    k = plan.backlog_tickets or 2
     print("## Alert quality")
     print()
     print(f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC")
     print(f"- platform: {platform.platform()}, {os.cpu_count()} CPUs ({cpu_model()})")
     print(f"- Python: {platform.python_version()}; {prometheus_version()}")
     print(
-        f"- history: {weeks} weeks from {args.start} ({TIMEZONE}) after {args.warmup_days} days "
-        f"of warm-up, seed {args.seed}; {len(tickets)} urgent tickets "
-        f"({args.rate}/h in business hours, {args.off_rate}/h outside), first reply after "
-        f"log-normal staffed time (median {args.reply_median:g} min, sigma {args.reply_spread:g})"
+        f"- history per seed: {args.weeks} weeks from {args.start} ({TIMEZONE}) after "
+        f"{args.warmup_days} days of warm-up; seeds {', '.join(str(r.seed) for r in done)}; "
+        f"urgent tickets {args.rate}/h in business hours, {args.off_rate}/h outside, first "
+        f"reply after log-normal staffed time (median {args.reply_median:g} min, sigma "
+        f"{args.reply_spread:g})"
     )
-    evaluated_bad = _count(outcomes.bad, scenario.evaluated_from, scenario.end)
-    evaluated_all = outcomes.decided(scenario.evaluated_from, scenario.end)
     print(
         f"- SLO `{plan.name}`: first response within {plan.threshold_text} of the office "
         f"calendar (Mon-Fri 09:00-12:30, 13:30-18:00), objective "
-        f"{float(plan.objective) * 100:g}%, window {plan.window_text}; in the evaluated weeks "
-        f"{evaluated_all} outcomes, {evaluated_bad} bad "
-        f"({evaluated_bad / max(1, evaluated_all) * 100:.1f}%)"
-    )
-    reached = [floor - i.start for floor, i in zip(floors, incidents, strict=True) if floor]
-    print(
-        f"- {len(incidents)} staffing incidents; an incident's window runs from its start to "
-        f"{duration_text(grace)} of business time after its end; its detection floor is the "
-        f"instant the {_ordinal(k)} ticket of that window crosses the threshold: {len(reached)} of "
-        f"{len(incidents)} reach it, median / max {_median_max(reached)} after the start"
+        f"{float(plan.objective) * 100:g}%, window {plan.window_text}; an incident's detection "
+        f"floor is the instant the {_ordinal(k)} ticket of its window crosses the threshold"
     )
     print(
-        f"- {samples} samples at 1m; runtime {total:.0f} s (simulation and engine "
-        f"{phases['simulate']:.1f} s, series {phases['load']:.1f} s, Prometheus rule passes and "
-        f"reads {phases['evaluate']:.1f} s)"
+        f"- runtime {total:.0f} s for {len(done)} seeds ("
+        + "; ".join(
+            f"seed {r.seed}: {r.total:.0f} s, of which Prometheus {r.phases['evaluate']:.0f} s"
+            for r in done
+        )
+        + f"); --timeout {args.timeout:g} s bounds each seed's run"
+    )
+    print()
+
+
+def _shape_cell(run_pairs: Sequence[tuple[SeedRun, int]], row_index: int) -> str:
+    """``paged of n / paged of those with a floor, median delay from the floor``."""
+    paged = 0
+    floored = 0
+    floored_paged = 0
+    delays = []
+    for run, index in run_pairs:
+        at = run.detection(run.rows[row_index], index)
+        floor = run.floors[index]
+        paged += at is not None
+        if floor is not None:
+            floored += 1
+            if at is not None:
+                floored_paged += 1
+                delays.append(at - floor)
+    median = duration_text(statistics.median(delays)) if delays else "-"
+    return f"{paged}/{len(run_pairs)} · {floored_paged}/{floored} · {median}"
+
+
+def print_shapes(done: Sequence[SeedRun]) -> None:
+    pairs = {
+        shape: [
+            (run, i) for run in done for i, inc in enumerate(run.incidents) if inc.shape == shape
+        ]
+        for shape in SHAPES
+    }
+    print("| pages | " + " | ".join(f"{shape} ({len(pairs[shape])})" for shape in SHAPES) + " |")
+    print("|---|" + "---:|" * len(SHAPES))
+    for index, row in enumerate(done[0].rows):
+        cells = [_shape_cell(pairs[shape], index) if pairs[shape] else "-" for shape in SHAPES]
+        print(f"| {row.title.split(' (')[0]} | " + " | ".join(cells) + " |")
+
+
+def print_combined(args: argparse.Namespace, done: Sequence[SeedRun]) -> None:
+    weeks = args.weeks * len(done)
+    per26 = 26 / weeks
+    incidents = sum(len(run.incidents) for run in done)
+    floored = sum(f is not None for run in done for f in run.floors)
+    shapes = {
+        shape: sum(i.shape == shape for run in done for i in run.incidents) for shape in SHAPES
+    }
+    print(
+        f"All seeds together ({len(done)} x {args.weeks} weeks; {incidents} incidents: "
+        + ", ".join(f"{count} {shape}" for shape, count in shapes.items())
+        + f"; {floored} reach their floor). False pages are scaled to 26 weeks:"
+    )
+    print()
+    print(
+        "| pages | incidents paged (with a floor) | delay from start: median | "
+        "from floor: median / max | false pages / 26 weeks | of which quiet | "
+        "of which Monday 09-11 |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for index, row in enumerate(done[0].rows):
+        delays = []
+        floor_delays = []
+        false = quiet = monday = 0
+        for run in done:
+            mine = run.rows[index]
+            for i, incident in enumerate(run.incidents):
+                at = run.detection(mine, i)
+                if at is None:
+                    continue
+                delays.append(at - incident.start)
+                floor = run.floors[i]
+                if floor is not None:
+                    floor_delays.append(at - floor)
+            pages = run.false_pages(mine)
+            false += len(pages)
+            quiet += sum(run.quiet(a) for a in pages)
+            monday += sum(monday_opening(a) for a in pages)
+        print(
+            f"| {row.title} | {len(delays)} of {incidents} ({len(floor_delays)} of {floored}) | "
+            f"{duration_text(statistics.median(delays)) if delays else '-'} | "
+            f"{_median_max(floor_delays)} | {false * per26:.1f} | {quiet * per26:.1f} | "
+            f"{monday * per26:.1f} |"
+        )
+    print()
+    print(
+        "Per shape, all seeds (cell: incidents paged of the shape's · paged of those with a "
+        "floor · median delay of the page from the floor; negative = before it):"
+    )
+    print()
+    print_shapes(done)
+    print()
+
+
+def print_seed(args: argparse.Namespace, plan: SloPlan, run: SeedRun) -> None:
+    scenario = run.scenario
+    outcomes = run.outcomes
+    incidents = run.incidents
+    k = plan.backlog_tickets or 2
+    print(f"### Seed {run.seed}")
+    print()
+    evaluated_bad = _count(outcomes.bad, scenario.evaluated_from, scenario.end)
+    evaluated_all = outcomes.decided(scenario.evaluated_from, scenario.end)
+    reached = [f - i.start for f, i in zip(run.floors, incidents, strict=True) if f is not None]
+    print(
+        f"- {run.tickets} urgent tickets; in the evaluated weeks {evaluated_all} outcomes, "
+        f"{evaluated_bad} bad ({evaluated_bad / max(1, evaluated_all) * 100:.1f}%)"
+    )
+    print(
+        f"- {len(incidents)} incidents; {len(reached)} reach their floor ({_ordinal(k)} late "
+        f"ticket), median / max {_median_max(reached)} after the start"
+    )
+    print(
+        f"- {run.samples} samples at 1m, equal to a live poller's snapshot at {run.checked} "
+        f"instants; runtime {run.total:.0f} s (simulation, engine and check "
+        f"{run.phases['simulate']:.1f} s, series {run.phases['load']:.1f} s, Prometheus rule "
+        f"passes and reads {run.phases['evaluate']:.1f} s)"
     )
     print()
     print(
         "| pages | incidents paged (with a floor) | delay from start: median / max | "
-        "from floor: median / max | page episodes | false pages | of which quiet |"
+        "from floor: median / max | page episodes | false pages | of which quiet | "
+        "of which Monday 09-11 |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for row in rows:
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for row in run.rows:
         delays = []
         floor_delays = []
         for index, incident in enumerate(incidents):
-            at = detection(row, index)
+            at = run.detection(row, index)
             if at is None:
                 continue
             delays.append(at - incident.start)
-            floor = floors[index]
+            floor = run.floors[index]
             if floor is not None:
                 floor_delays.append(at - floor)
-        with_floor = len(floor_delays)
-        false = false_pages(row)
-        quiet = [a for a in false if outcomes.decided(a - HOUR, a) < QUIET_EVENTS]
-        episodes = [a for a, _ in row.episodes if scenario.evaluated_from <= a <= scenario.end]
+        false = run.false_pages(row)
+        quiet = [a for a in false if run.quiet(a)]
+        monday = [a for a in false if monday_opening(a)]
         print(
-            f"| {row.title} | {len(delays)} of {len(incidents)} ({with_floor} of {len(reached)}) | "
-            f"{_median_max(delays)} | {_median_max(floor_delays)} | {len(episodes)} | "
-            f"{len(false)} | {len(quiet)} |"
+            f"| {row.title.split(' (')[0]} | {len(delays)} of {len(incidents)} "
+            f"({len(floor_delays)} of {len(reached)}) | {_median_max(delays)} | "
+            f"{_median_max(floor_delays)} | {len(run.episodes(row))} | {len(false)} | "
+            f"{len(quiet)} | {len(monday)} |"
         )
+    print()
+    print("Per shape:")
+    print()
+    print_shapes([run])
     print()
     print("Per incident (delay of the first page from the incident's start / from its floor):")
     print()
-    header = " | ".join(row.title.split(" (")[0] for row in rows)
-    print(f"| # | start | length | capacity | bad | floor | {header} |")
-    print("|---:|---|---:|---:|---:|---:|" + "---:|" * len(rows))
+    header = " | ".join(row.title.split(" (")[0].removeprefix("ours: ") for row in run.rows)
+    print(f"| # | shape | start | length | capacity | bad | floor | {header} |")
+    print("|---:|---|---|---:|---:|---:|---:|" + "---:|" * len(run.rows))
     for index, incident in enumerate(incidents):
-        start, stop = windows[index]
+        start, stop = run.windows[index]
         bad = _count(outcomes.bad, start, stop)
-        floor = floors[index]
+        floor = run.floors[index]
         cells = []
-        for row in rows:
-            at = detection(row, index)
+        for row in run.rows:
+            at = run.detection(row, index)
             if at is None:
                 cells.append("missed")
             else:
                 from_floor = duration_text(at - floor) if floor is not None else "-"
                 cells.append(f"{duration_text(at - incident.start)} / {from_floor}")
-        capacity = "stopped" if incident.capacity == 0 else f"{incident.capacity * 100:g}%"
         print(
-            f"| {index + 1} | {local(incident.start)} | "
-            f"{duration_text(incident.end - incident.start)} | {capacity} | {bad} | "
-            f"{duration_text(floor - incident.start) if floor is not None else '-'} | "
+            f"| {index + 1} | {incident.shape} | {local(incident.start)} | "
+            f"{duration_text(incident.end - incident.start)} | {incident.capacity_text()} | "
+            f"{bad} | {duration_text(floor - incident.start) if floor is not None else '-'} | "
             + " | ".join(cells)
             + " |"
         )
@@ -1079,16 +1612,18 @@ def report(
             text += f"; #{before[-1] + 1} ended {ago} before"
         return text + ")"
 
-    for row in rows:
-        false = false_pages(row)
+    for row in run.rows:
+        false = run.false_pages(row)
         items = ", ".join(describe(at) for at in false) if false else "none"
-        print(f"- {row.title}: {items}")
+        print(f"- {row.title.split(' (')[0]}: {items}")
     print()
     print("Ticket-severity alerts (episodes; outside incident windows):")
     print()
-    for row in ticket_rows:
-        episodes = [a for a, _ in row.episodes if scenario.evaluated_from <= a <= scenario.end]
-        print(f"- {row.title}: {len(episodes)} episodes, {len(false_pages(row))} outside")
+    for row in run.ticket_rows:
+        print(
+            f"- {row.title}: {len(run.episodes(row))} episodes, {len(run.false_pages(row))} outside"
+        )
+    print()
 
 
 def _ordinal(number: int) -> str:
