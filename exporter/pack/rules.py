@@ -914,36 +914,47 @@ def backlog_alert(plan: SloPlan) -> Rule:
 def backlog_imminent_alert(plan: SloPlan) -> Rule:
     """Tickets will pass the threshold within the lead time faster than the team answers them.
 
-    Two conditions, both needed: at least ``k`` open tickets whose clock runs will be past
-    the threshold within the lead (those already past included), and more of them than the
-    team answered in time over the last lead time -- at the pace of the last minutes they
-    cannot all be answered in time.  A team that is busy but keeping up answers more than
-    that and stays quiet; a queue that waits overnight is not counted until the morning,
-    because the time to the threshold is counted on the SLO's business calendar.
+    Three conditions, all needed:
+
+    * at least ``k`` open tickets whose clock runs will be past the threshold within the
+      lead (those already past included);
+    * more of them than the team answered in time over the last lead time: at the pace
+      of the last minutes they cannot all be answered in time (a team that is busy but
+      keeping up answers more than that and stays quiet);
+    * evidence that this is not chance: one of them is already late, or twice ``k`` are
+      about to be.  At a few tickets an hour the team often answers nothing in ten
+      minutes, and two tickets waiting at once happens by chance; a staffing gap makes
+      the first of them late soon after (and a busy queue fills the lead at once).
+
+    A queue that waits overnight is not counted until the morning: the time to the
+    threshold is counted on the SLO's business calendar.
     """
     assert plan.backlog_lead is not None and plan.backlog_imminent_tickets is not None
+    k = plan.backlog_imminent_tickets
     lead = Window(round(plan.backlog_lead))
-    bucket = (
-        f"{metrics.SLO_TIME_TO_THRESHOLD.name}_bucket"
-        f"{selector({'slo': plan.name}, le_matcher(plan.backlog_lead))}"
-    )
+    name = f"{metrics.SLO_TIME_TO_THRESHOLD.name}_bucket"
+    bucket = f"{name}{selector({'slo': plan.name}, le_matcher(plan.backlog_lead))}"
+    late = f"{name}{selector({'slo': plan.name}, le_matcher(0.0))}"
     answered = (
         f"increase({metrics.SLO_EVENTS.name}{selector({'slo': plan.name, 'result': 'good'})}"
         f"[{lead.text}])"
     )
     expr = "\n".join(
         [
-            f"max({bucket}) >= {plan.backlog_imminent_tickets}",
+            f"max({bucket}) >= {k}",
             "and on ()",
             f"max({bucket})",
             f"  > on () (max({answered}) or on () vector(0))",
+            "and on ()",
+            f"(max({late}) >= 1 or on () max({bucket}) >= {2 * k})",
         ]
     )
     description = (
         f"{VALUE_0F} open tickets of {_slo_title(plan)} will be waiting past "
-        f"{plan.threshold_text} within {lead.text} (alert at {plan.backlog_imminent_tickets}), "
-        f"more than the team answered in time in the last {lead.text}. At this pace they will "
-        "be late: the minutes left are for answering them, oldest first."
+        f"{plan.threshold_text} within {lead.text} (alert at {k}, with one of them already "
+        f"late or {2 * k} about to be), more than the team answered in time in the last "
+        f"{lead.text}. At this pace they will be late: the minutes left are for answering "
+        "them, oldest first."
     )
     return _alert(
         names.BACKLOG_IMMINENT,

@@ -1110,86 +1110,178 @@ class _Builder:
         return group
 
     def _crossing_series(
-        self, group: ScenarioGroup, plan: SloPlan, within_lead: Callable[[int], float]
+        self,
+        group: ScenarioGroup,
+        plan: SloPlan,
+        within_lead: Callable[[int], float],
+        late: Callable[[int], float],
     ) -> None:
-        """The lead bucket of ``helpdesk_slo_time_to_threshold_seconds`` for one SLO."""
+        """The lead and ``le="0"`` buckets of ``helpdesk_slo_time_to_threshold_seconds``."""
         assert plan.backlog_lead is not None
-        labels = self._exporter_labels(slo=plan.name, le=_text_le(plan.backlog_lead))
-        name = series(f"{metrics.SLO_TIME_TO_THRESHOLD.name}_bucket", labels)
-        group.add(name, [within_lead(m) for m in range(group.minutes + 1)])
+        name = f"{metrics.SLO_TIME_TO_THRESHOLD.name}_bucket"
+        for bound, values in ((plan.backlog_lead, within_lead), (0.0, late)):
+            labels = self._exporter_labels(slo=plan.name, le=_text_le(bound))
+            group.add(series(name, labels), [values(m) for m in range(group.minutes + 1)])
 
     def _lead_minutes(self) -> int:
         return max(round(p.backlog_lead or 0) for p in self.timed) // MINUTE
 
-    def staffing_gap(self) -> ScenarioGroup | None:
-        """Replies stop; tickets near their threshold pile up: the page comes before they cross.
+    def _imminent_group(
+        self,
+        title: str,
+        minutes: int,
+        within_lead: Callable[[int], float],
+        late: Callable[[int], float],
+        good: Sequence[int],
+        checks: Sequence[int],
+        pages: bool,
+    ) -> ScenarioGroup:
+        """One shape of the queue, and the predictive page the model expects at ``checks``.
 
-        The team answers a ticket every 5 minutes, then nobody answers from minute 10.  One
-        lead time later, new tickets enter the lead bucket 5 minutes apart; the page fires as
-        the k-th enters, while none has crossed yet (the first crosses one lead time after it
-        entered).  Agents come back, answer them all, and the page resolves.
+        The model: k or more in the lead, more than were answered in time over the lead,
+        and one of them already late or 2k about to be.
+        """
+        group = ScenarioGroup(f"{BACKLOG_IMMINENT}: {title}", minutes=minutes)
+        self._healthy(group)
+        answering = Traffic(tuple(good), tuple(0 for _ in good))
+        for plan in self.counted:
+            self._counters(group, plan, answering if plan in self.timed else None)
+        for plan in self.timed:
+            self._crossing_series(group, plan, within_lead, late)
+
+        def fires(plan: SloPlan, minute: int) -> bool:
+            k = plan.backlog_imminent_tickets or 1
+            lead = round(plan.backlog_lead or 0) // MINUTE
+            answered = good[minute] - good[max(0, minute - lead)]
+            count = within_lead(minute)
+            return count >= k and count > answered and (late(minute) >= 1 or count >= 2 * k)
+
+        fired = False
+        for minute in checks:
+            expected = [
+                expected_alert(backlog_imminent_alert(plan), within_lead(minute))
+                for plan in self.timed
+                if fires(plan, minute)
+            ]
+            fired = fired or bool(expected)
+            group.alerts(BACKLOG_IMMINENT, minute, expected)
+        if fired is not pages:
+            raise ValueError(f"{group.name}: the model {'never' if pages else ''} pages here")
+        return group
+
+    def _stopped(self, minutes: int, back: int | None = None) -> list[int]:
+        """Good events: one every 5 minutes until minute 10, then none (a reply a minute
+        from ``back`` on)."""
+        good = [min(m, 10) // 5 for m in range(minutes + 1)]
+        if back is not None:
+            good = [g + max(0, m - back) for m, g in zip(range(minutes + 1), good, strict=True)]
+        return good
+
+    def staffing_gap(self) -> ScenarioGroup | None:
+        """Replies stop at a few tickets an hour: the page comes before the k-th ticket is late.
+
+        The team answers a ticket every 5 minutes, then nobody from minute 10.  A ticket
+        enters the lead, and passes the threshold one lead later; 5 minutes after that the
+        next enters, and so on: the page fires as the k-th enters, with one already late and
+        the k-th still in time.  Agents come back, answer them all, and the page resolves.
         """
         if not self.timed:
             return None
         lead = self._lead_minutes()
         k = max(p.backlog_imminent_tickets or 1 for p in self.timed)
         first = 10 + lead + 5
-        entries = [first + 5 * i for i in range(k)]
+        entries = [first] + [first + lead + 5 * i for i in range(1, k)]
         back = entries[-1] + 10
-        group = ScenarioGroup(
-            f"{BACKLOG_IMMINENT}: replies stop and tickets near their threshold pile up; the "
-            "page comes before the first of them crosses, and resolves when agents answer",
-            minutes=back + lead + 20,
-        )
-        self._healthy(group)
-        good = [min(m, 10) // 5 for m in range(group.minutes + 1)]
-        good = [g + max(0, m - back) for m, g in zip(range(group.minutes + 1), good, strict=True)]
-        answering = Traffic(tuple(good), tuple(0 for _ in good))
-        for plan in self.counted:
-            self._counters(group, plan, answering if plan in self.timed else None)
+        minutes = back + lead + 20
 
         def within_lead(minute: int) -> float:
             return 0.0 if minute >= back else float(sum(1 for e in entries if e <= minute))
 
-        for plan in self.timed:
-            self._crossing_series(group, plan, within_lead)
+        def late(minute: int) -> float:
+            return 1.0 if first + lead <= minute < back else 0.0
 
-        def firing(minute: int) -> list[dict[str, Any]]:
-            return [
-                expected_alert(backlog_imminent_alert(plan), within_lead(minute))
-                for plan in self.timed
-                if within_lead(minute) >= (plan.backlog_imminent_tickets or 1)
-            ]
+        checks = (first + lead - 1, entries[-1] - 1, entries[-1], back - 1, back + 1)
+        return self._imminent_group(
+            "replies stop and tickets pile up at a few an hour; the page comes once one is "
+            "late and before the k-th is, and resolves when agents answer",
+            minutes,
+            within_lead,
+            late,
+            self._stopped(minutes, back),
+            checks,
+            pages=True,
+        )
 
-        for minute in (first - 1, entries[-1] - 1, entries[-1], back - 1, back + 1):
-            group.alerts(BACKLOG_IMMINENT, minute, firing(minute))
-        return group
-
-    def busy_keeping_up(self) -> ScenarioGroup | None:
-        """A burst: more tickets near their threshold than k, answered at a steady pace: quiet."""
+    def sudden_stop(self) -> ScenarioGroup | None:
+        """Replies stop while tickets keep coming: the lead fills and the page comes before any
+        ticket is late."""
         if not self.timed:
             return None
         lead = self._lead_minutes()
         k = max(p.backlog_imminent_tickets or 1 for p in self.timed)
-        group = ScenarioGroup(
-            f"{BACKLOG_IMMINENT}: a burst of tickets near their threshold, answered faster than "
-            "they come due, pages nobody",
-            minutes=lead + 60,
-        )
-        self._healthy(group)
-        # a reply a minute all along; k + 1 tickets in the lead bucket for 30 minutes
-        steady = traffic([(group.minutes, 1, 0)], group.minutes)
-        for plan in self.counted:
-            self._counters(group, plan, steady if plan in self.timed else None)
+        first = 10 + lead + 5
+        minutes = first + lead + 30
 
         def within_lead(minute: int) -> float:
-            return float(k + 1) if lead + 10 <= minute < lead + 40 else 0.0
+            return float(max(0, min(minute - first + 1, 2 * k + 2)))
 
-        for plan in self.timed:
-            self._crossing_series(group, plan, within_lead)
-        for minute in (lead + 10, lead + 25, lead + 39):
-            group.alerts(BACKLOG_IMMINENT, minute, [])
-        return group
+        checks = (first + k - 1, first + 2 * k - 2, first + 2 * k - 1, first + 2 * k + 3)
+        return self._imminent_group(
+            f"replies stop while tickets keep coming; the page comes as the {2 * k}th enters "
+            "the lead, before any is late",
+            minutes,
+            within_lead,
+            lambda minute: 0.0,
+            self._stopped(minutes),
+            checks,
+            pages=True,
+        )
+
+    def chance(self) -> ScenarioGroup | None:
+        """At a few tickets an hour, k tickets near the threshold at once, none late: quiet."""
+        if not self.timed:
+            return None
+        lead = self._lead_minutes()
+        k = max(p.backlog_imminent_tickets or 1 for p in self.timed)
+        minutes = lead + 60
+
+        def within_lead(minute: int) -> float:
+            return float(k) if lead + 10 <= minute < lead + 40 else 0.0
+
+        return self._imminent_group(
+            f"{k} tickets near the threshold at once, none late, in a quiet spell, page nobody",
+            minutes,
+            within_lead,
+            lambda minute: 0.0,
+            [0] * (minutes + 1),
+            (lead + 10, lead + 25, lead + 39),
+            pages=False,
+        )
+
+    def busy_keeping_up(self) -> ScenarioGroup | None:
+        """A burst: 2k tickets near their threshold, one late, answered at a steady pace: quiet."""
+        if not self.timed:
+            return None
+        lead = self._lead_minutes()
+        k = max(p.backlog_imminent_tickets or 1 for p in self.timed)
+        minutes = lead + 60
+
+        def within_lead(minute: int) -> float:
+            return float(2 * k + 1) if lead + 10 <= minute < lead + 40 else 0.0
+
+        def late(minute: int) -> float:
+            return 1.0 if lead + 20 <= minute < lead + 40 else 0.0
+
+        return self._imminent_group(
+            "a burst of tickets near their threshold, answered faster than they come due, "
+            "pages nobody",
+            minutes,
+            within_lead,
+            late,
+            list(range(minutes + 1)),  # a reply a minute all along
+            (lead + 10, lead + 25, lead + 39),
+            pages=False,
+        )
 
     def quiet_hour_late_ticket(self) -> ScenarioGroup | None:
         """One ticket nears its threshold and passes it in a quiet hour: no page."""
@@ -1206,9 +1298,12 @@ class _Builder:
         def one(minute: int) -> float:
             return 1.0 if 10 <= minute < 80 else 0.0
 
+        def late(minute: int) -> float:
+            return 1.0 if 40 <= minute < 80 else 0.0
+
         for plan in self.timed:
-            self._crossing_series(group, plan, one)
-        self._backlog_series(group, lambda m: 1.0 if 40 <= m < 80 else 0.0, lambda m: 0.0)
+            self._crossing_series(group, plan, one, late)
+        self._backlog_series(group, late, lambda m: 0.0)
         for minute in (15, 45, 75):
             group.alerts(BACKLOG_IMMINENT, minute, [])
             group.alerts(BACKLOG, minute, [])
@@ -1398,6 +1493,8 @@ class _Builder:
             self.forecast(),
             self.backlog(),
             self.staffing_gap(),
+            self.sudden_stop(),
+            self.chance(),
             self.busy_keeping_up(),
             self.quiet_hour_late_ticket(),
             self.exporter_health(),
