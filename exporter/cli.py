@@ -31,6 +31,16 @@ from exporter import __version__
 from exporter.config import Config, ConfigError, load_config
 from exporter.model import format_instant, parse_instant
 from exporter.records import SkippedRecord, evaluate_ticket
+from exporter.selection import (
+    STATES,
+    Selection,
+    SelectionError,
+    ShownTicket,
+    Tally,
+    cycles_text,
+    select,
+    tally,
+)
 from exporter.slo import Evaluator, Outcome, TicketEvaluation
 from exporter.sources import build_source
 from exporter.sources.base import SourceError, SourceUnavailable
@@ -199,11 +209,20 @@ def _short_time(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def print_evaluation_table(document: dict[str, Any], out: TextIO) -> None:
+def print_evaluation_table(
+    document: dict[str, Any], out: TextIO, cycles: dict[str, dict[str, str]] | None = None
+) -> None:
+    """The table of ``evaluate --format table``: one row per ticket and SLA clock, then one
+    summary line per SLO (``document["selection"]``).  ``cycles`` (ticket id -> SLO -> text)
+    replaces an SLO's latest result by every cycle's (``bad+good``)."""
     print(f"as of {document['at']}", file=out)
     rows = [["TICKET", "SLA", "STATE", "ELAPSED", "TARGET", "DEADLINE", "STOPPED", "SLOS"]]
     for ticket in document["tickets"]:
-        slo_text = ", ".join(f"{n}={v['result']}" for n, v in ticket["slos"].items()) or "-"
+        results = (cycles or {}).get(ticket["id"], {})
+        slo_text = (
+            ", ".join(f"{n}={results.get(n, v['result'])}" for n, v in ticket["slos"].items())
+            or "-"
+        )
         if not ticket["slas"]:
             rows.append([ticket["id"], "-", "-", "-", "-", "-", "-", slo_text])
         for metric, sla in ticket["slas"].items():
@@ -222,20 +241,11 @@ def print_evaluation_table(document: dict[str, Any], out: TextIO) -> None:
             slo_text = ""
     print(file=out)
     _table(rows, out)
-    print(file=out)
-    rows = [["SLO", "GOOD", "BAD", "PENDING", "BUDGET LEFT"]]
-    for name, s in document["slos"].items():
-        rows.append(
-            [
-                name,
-                str(s["good"]),
-                str(s["bad"]),
-                str(s["pending"]),
-                f"{s['error_budget_remaining_ratio'] * 100:.1f}%",
-            ]
-        )
-    if len(rows) > 1:
-        _table(rows, out)
+    lines = document.get("selection", {}).get("lines", [])
+    if lines:
+        print(file=out)
+        for line in lines:
+            print(line, file=out)
 
 
 def load_running_config(path: str) -> Config:
@@ -245,9 +255,59 @@ def load_running_config(path: str) -> Config:
     return resolve_imports(load_config(path))
 
 
+def _parse_since(text: str, at: float, flag: str = "--since") -> float:
+    """``--since``: a duration back from ``at`` (``90d``) or an ISO 8601 instant."""
+    from exporter.units import parse_duration
+
+    if "T" in text or "-" in text[1:]:
+        try:
+            return parse_instant(text, flag).timestamp()
+        except (ValueError, OverflowError) as exc:
+            raise UsageError(
+                f"{flag}: {shorten(str(exc), 200)} (give a duration such as 7d or an instant "
+                "such as 2026-11-02T00:00:00Z)"
+            ) from None
+    try:
+        seconds = parse_duration(text).seconds
+    except ValueError as exc:
+        raise UsageError(
+            f"{flag}: {shorten(str(exc), 200)} (or an instant such as 2026-11-02T00:00:00Z)"
+        ) from None
+    if seconds <= 0:
+        raise UsageError(f"{flag} must be longer than zero (got {shorten(text, 20)})")
+    return at - seconds
+
+
+def _selection_json(tallies: dict[str, Tally]) -> dict[str, Any]:
+    return {
+        "slos": {
+            name: {
+                "good": t.good,
+                "bad": t.bad,
+                "pending": t.pending,
+                "compliance_ratio": None if t.compliance is None else _number(t.compliance),
+                "objective_ratio": _number(float(t.objective)),
+            }
+            for name, t in tallies.items()
+        },
+        "lines": [t.line(name) for name, t in tallies.items()],
+    }
+
+
 def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     at = _parse_at(args.at)
+    since = _parse_since(args.since, at) if args.since is not None else None
     config = load_running_config(args.config)
+    selection = Selection(
+        slos=frozenset(args.slo or ()),
+        states=frozenset(args.state or ()),
+        priorities=frozenset(args.priority or ()),
+        since=since,
+    )
+    try:
+        selection.check(config, args.config)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
     source = build_source(config)
     result = source.poll(None, at)
     for problem in result.problems:
@@ -269,13 +329,31 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         else:
             evaluations.append(evaluation)
     document = evaluation_json(evaluator, evaluations, at)
-    if wanted:
-        document["tickets"] = [t for t in document["tickets"] if t["id"] in wanted]
+    shown = [
+        item
+        for evaluation in evaluations
+        if not wanted or evaluation.ticket.id in wanted
+        if (item := select(config, selection, evaluation)) is not None
+    ]
+    kept = {item.ticket.id: item for item in shown}
+    document["tickets"] = [
+        _shown_json(ticket, kept[ticket["id"]])
+        for ticket in document["tickets"]
+        if ticket["id"] in kept
+    ]
+    selection_document = _selection_json(tally(config, selection, shown))
     if args.format == "json":
+        del selection_document["lines"]
+        document["selection"] = selection_document
         json.dump(document, out, indent=2)
         out.write("\n")
     else:
-        print_evaluation_table(document, out)
+        document["selection"] = selection_document
+        cycles = {
+            item.ticket.id: {name: cycles_text(o) for name, o in item.slos.items() if len(o) > 1}
+            for item in shown
+        }
+        print_evaluation_table(document, out, cycles)
     if missing:
         out.flush()
         names = ", ".join(shorten(name, 40) for name in missing[:10])
@@ -285,6 +363,15 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
             f"as of {_iso(at)}"
         )
     return EXIT_OK
+
+
+def _shown_json(ticket: dict[str, Any], item: ShownTicket) -> dict[str, Any]:
+    """A ticket of the JSON document with only the clocks and SLOs the filters show."""
+    return {
+        "id": ticket["id"],
+        "slas": {k: v for k, v in ticket["slas"].items() if k in item.slas},
+        "slos": {k: v for k, v in ticket["slos"].items() if k in item.slos},
+    }
 
 
 # --- generate ----------------------------------------------------------------------------------
@@ -491,6 +578,29 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--format", choices=("json", "table"), default="json")
     evaluate.add_argument(
         "--ticket", action="append", metavar="ID", help="only this ticket (repeatable)"
+    )
+    evaluate.add_argument(
+        "--slo",
+        action="append",
+        metavar="NAME",
+        help="only tickets this SLO counts, with its outcomes and its SLA's clocks (repeatable)",
+    )
+    evaluate.add_argument(
+        "--state",
+        action="append",
+        choices=STATES,
+        help="only SLA clocks in this state (repeatable)",
+    )
+    evaluate.add_argument(
+        "--priority",
+        action="append",
+        metavar="P",
+        help="only tickets of this priority (repeatable)",
+    )
+    evaluate.add_argument(
+        "--since",
+        metavar="DURATION|ISO8601",
+        help="only tickets created since then: a duration back from --at (7d) or an instant",
     )
     evaluate.set_defaults(handler=cmd_evaluate)
 
