@@ -374,6 +374,96 @@ def _shown_json(ticket: dict[str, Any], item: ShownTicket) -> dict[str, Any]:
     }
 
 
+# --- suggest -----------------------------------------------------------------------------------
+
+
+def cmd_suggest(args: argparse.Namespace, out: TextIO) -> int:
+    # imported here so that the other commands never load the review
+    from exporter.backfill import history_tickets
+    from exporter.config import default_config, parse_config
+    from exporter.demo_config import DEMO_CONFIG
+    from exporter.suggest import apply_to_config, result_json, review, slos_yaml, table_lines
+
+    at = _parse_at(args.at)
+    start = _parse_since(args.since, at)
+    if args.config is None:
+        config, text, where = default_config(), DEMO_CONFIG, "the built-in demo"
+    else:
+        config = load_running_config(args.config)
+        text, where = read_text(Path(args.config), "config"), args.config
+    if not any(sla.targets for sla in config.slas.values()):
+        raise UsageError(
+            f"{where}: no SLA targets (slas:) to suggest SLOs from; write the contract's "
+            "targets first, e.g. slas: {first_response: {targets: {urgent: 1h}}}"
+        )
+    apply_path = _apply_target(args, where) if args.apply is not None else None
+    problems: list[str] = []
+    tickets = history_tickets(config, at - start, at, problems)
+    result = review(config, tickets, at, start)
+    for problem in [*problems, *result.skipped]:
+        print(f"warning: skipped {problem}", file=sys.stderr)
+    if result.decided == 0:
+        raise CommandFailed(
+            f"no history to suggest from: {result.tickets} tickets created from {_iso(start)} "
+            f"to {_iso(at)} in the {config.source.type.value} source, and no decided "
+            "first-response, next-response or resolution outcome among them; "
+            "give a longer --since, or an --at inside the history"
+        )
+    yaml_block = slos_yaml(result, where)
+    if args.format == "json":
+        document = result_json(result)
+        document["yaml"] = yaml_block
+        json.dump(document, out, indent=2)
+        out.write("\n")
+    else:
+        for line in table_lines(result, where):
+            print(line, file=out)
+        print(file=out)
+        out.write(yaml_block)
+    if apply_path is not None:
+        new_text, added, replaced = apply_to_config(text, result.suggestions)
+        # the copy must pass `check` where it is written
+        parse_config(
+            new_text, path=apply_path, base_dir=apply_path.parent.absolute()
+        ).build_calendars()
+        tmp = apply_path.with_name(apply_path.name + ".tmp")
+        try:
+            tmp.write_text(new_text, encoding="utf-8")
+            tmp.replace(apply_path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CommandFailed(
+                f"--apply {args.apply}: cannot write: {exc.strerror or exc}"
+            ) from None
+        _say(
+            f"wrote {args.apply}: {where} with {len(added)} SLO(s) added"
+            f"{' (' + ', '.join(added) + ')' if added else ''} and {len(replaced)} replaced"
+            f"{' (' + ', '.join(replaced) + ')' if replaced else ''}"
+        )
+    return EXIT_OK
+
+
+def _apply_target(args: argparse.Namespace, where: str) -> Path:
+    """The ``--apply`` file, checked before any work: never the config itself, never an
+    existing file without ``--force``."""
+    path = _output_file(args.apply, "--apply")
+    if args.config is not None and path.exists() and path.samefile(args.config):
+        raise UsageError(
+            f"--apply {args.apply} is the config itself; suggest never changes it: "
+            "name another file, e.g. --apply suggested.yml"
+        )
+    if path.exists() and not args.force:
+        raise UsageError(
+            f"--apply {args.apply} exists; add --force to overwrite it, or name another file"
+        )
+    if args.config is not None and Path(args.config).absolute().parent != path.absolute().parent:
+        _say(
+            f"note: --apply {args.apply} is in another directory than {where}: "
+            "relative paths in the copy (source.path, token_file, store) resolve from there"
+        )
+    return path
+
+
 # --- generate ----------------------------------------------------------------------------------
 
 
@@ -687,6 +777,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     serve.set_defaults(handler=cmd_serve)
+
+    suggest = commands.add_parser(
+        "suggest",
+        help="suggest SLOs tighter than the SLA targets, from what history would have met",
+        description="Replay the history with thresholds at 70%%, 60%% and 50%% of each SLA "
+        "target per priority; print the compliance each would have had per ISO week and "
+        "overall, the SLO suggested per SLA metric and priority (the tightest threshold whose "
+        "history meets a round objective in most weeks), and a ready-to-paste slos: block.",
+    )
+    suggest.add_argument("--config", metavar="FILE", help="default: the built-in demo helpdesk")
+    suggest.add_argument(
+        "--since",
+        default="90d",
+        metavar="DURATION|ISO8601",
+        help="history: tickets created since then (default 90d)",
+    )
+    suggest.add_argument(
+        "--at", metavar="ISO8601", help="end of the history, and the instant of evaluation"
+    )
+    suggest.add_argument("--format", choices=("table", "json"), default="table")
+    suggest.add_argument(
+        "--apply",
+        metavar="OUT",
+        help="write a copy of the config with the suggested SLOs added (or replacing SLOs of "
+        "the same name); the config itself is never changed",
+    )
+    suggest.add_argument("--force", action="store_true", help="overwrite an existing --apply OUT")
+    suggest.set_defaults(handler=cmd_suggest)
 
     backfill = commands.add_parser(
         "backfill",
