@@ -200,7 +200,8 @@ def iso_weeks(start: float, end: float, timezone: str) -> list[str]:
     """The ISO weeks (``2026-W36``) from the one holding ``start`` to the one holding ``end``."""
     zone = ZoneInfo(timezone)
     day = datetime.fromtimestamp(start, UTC).astimezone(zone).date()
-    last = datetime.fromtimestamp(end, UTC).astimezone(zone).date()
+    # a history ending on Monday 00:00 holds nothing of that week
+    last = datetime.fromtimestamp(max(start, end - 0.001), UTC).astimezone(zone).date()
     day -= timedelta(days=day.weekday())
     weeks = []
     while day <= last:
@@ -290,12 +291,12 @@ def review(config: Config, tickets: Iterable[Ticket], at: float, start: float) -
                     pending[name],
                 )
             )
-        _recommend(suggestion)
+        recommend(suggestion)
         result.suggestions.append(suggestion)
     return result
 
 
-def _recommend(suggestion: Suggestion) -> None:
+def recommend(suggestion: Suggestion) -> None:
     """The tightest candidate whose history meets a round objective in most weeks."""
     loosest = suggestion.candidates[-1]
     if loosest.good + loosest.bad < MIN_EVENTS or loosest.weeks_with_events < MIN_WEEKS:
