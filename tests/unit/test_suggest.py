@@ -450,3 +450,32 @@ def test_without_config_it_reviews_the_demo(
     assert document["tickets"] > 0
     # weeks of the demo's Paris office: Monday 16 to Monday 30 November
     assert document["weeks"] == ["2026-W47", "2026-W48"]
+
+
+def test_backtest_on_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # four whole weeks of the demo's Paris office, up to Monday 30 November 00:00 Paris; the
+    # demo config reads 28 days of history, so evaluate sees the same tickets
+    monkeypatch.chdir(tmp_path)
+    at = "2026-11-29T23:00:00Z"
+    code, text = run(
+        "suggest", "--at", at, "--since", "28d", "--format", "json", "--apply", "demo.yml"
+    )
+    assert code == 0
+    suggested = {
+        s["suggested"]["name"]: next(
+            c for c in s["candidates"] if c["threshold"] == s["suggested"]["threshold"]
+        )
+        for s in json.loads(text)["suggestions"]
+        if s["suggested"] is not None
+    }
+    assert "urgent-first-response" in suggested
+    names = [arg for name in suggested for arg in ("--slo", name)]
+    code, text = run(
+        "evaluate", "--config", "demo.yml", "--at", at, "--since", "28d", "--format", "json",
+        *names,
+    )  # fmt: skip
+    assert code == 0
+    shown = json.loads(text)["selection"]["slos"]
+    assert {name: (s["good"], s["bad"], s["pending"]) for name, s in shown.items()} == {
+        name: (c["good"], c["bad"], c["pending"]) for name, c in suggested.items()
+    }
