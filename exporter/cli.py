@@ -386,6 +386,11 @@ def cmd_suggest(args: argparse.Namespace, out: TextIO) -> int:
 
     at = _parse_at(args.at)
     start = _parse_since(args.since, at)
+    if start >= at:
+        raise UsageError(
+            f"--since {shorten(args.since, 40)} is not before --at {_iso(at)}: "
+            "the history runs from --since to --at"
+        )
     if args.config is None:
         config, text, where = default_config(), DEMO_CONFIG, "the built-in demo"
     else:

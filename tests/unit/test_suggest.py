@@ -405,6 +405,12 @@ def test_apply_never_overwrites_without_force(
             id="no-history",
         ),
         pytest.param(["--since", "soon"], 2, "error: --since: expected a duration", id="since"),
+        pytest.param(
+            ["--since", "2026-12-01T00:00:00Z", "--at", "2026-11-01T00:00:00Z"],
+            2,
+            "error: --since 2026-12-01T00:00:00Z is not before --at 2026-11-01T00:00:00Z",
+            id="since-after-at",
+        ),
         pytest.param(["--format", "yaml"], 2, "invalid choice: 'yaml'", id="format"),
     ],
 )
