@@ -78,7 +78,11 @@ def history_end(config: Config, now: float) -> float:
         store.close()
 
 
-def _tickets(config: Config, since: float, now: float, problems: list[str]) -> Iterator[Ticket]:
+def history_tickets(
+    config: Config, since: float, now: float, problems: list[str]
+) -> Iterator[Ticket]:
+    """The source's tickets of the last ``since`` seconds before ``now`` (a file: all of it);
+    records that cannot be read are added to ``problems``."""
     if config.source.type is SourceType.FILE:
         assert config.source.path is not None
         yield from iter_tickets(config.source.path, problems)
@@ -284,7 +288,7 @@ def backfill(
             config, config.source.path, end, problems, report, workers
         )
     else:
-        tickets = _tickets(config, since, end, problems)
+        tickets = history_tickets(config, since, end, problems)
         series, count = collect(config, tickets, end, report, problems)
     for problem in problems[:20]:
         log.warning("backfill skipped %s", problem)

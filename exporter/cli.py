@@ -31,6 +31,16 @@ from exporter import __version__
 from exporter.config import Config, ConfigError, load_config
 from exporter.model import format_instant, parse_instant
 from exporter.records import SkippedRecord, evaluate_ticket
+from exporter.selection import (
+    STATES,
+    Selection,
+    SelectionError,
+    ShownTicket,
+    Tally,
+    cycles_text,
+    select,
+    tally,
+)
 from exporter.slo import Evaluator, Outcome, TicketEvaluation
 from exporter.sources import build_source
 from exporter.sources.base import SourceError, SourceUnavailable
@@ -199,11 +209,20 @@ def _short_time(ts: float | None) -> str:
     return format_instant(whole).replace("T", " ")
 
 
-def print_evaluation_table(document: dict[str, Any], out: TextIO) -> None:
+def print_evaluation_table(
+    document: dict[str, Any], out: TextIO, cycles: dict[str, dict[str, str]] | None = None
+) -> None:
+    """The table of ``evaluate --format table``: one row per ticket and SLA clock, then one
+    summary line per SLO (``document["selection"]``).  ``cycles`` (ticket id -> SLO -> text)
+    replaces an SLO's latest result by every cycle's (``bad+good``)."""
     print(f"as of {document['at']}", file=out)
     rows = [["TICKET", "SLA", "STATE", "ELAPSED", "TARGET", "DEADLINE", "STOPPED", "SLOS"]]
     for ticket in document["tickets"]:
-        slo_text = ", ".join(f"{n}={v['result']}" for n, v in ticket["slos"].items()) or "-"
+        results = (cycles or {}).get(ticket["id"], {})
+        slo_text = (
+            ", ".join(f"{n}={results.get(n, v['result'])}" for n, v in ticket["slos"].items())
+            or "-"
+        )
         if not ticket["slas"]:
             rows.append([ticket["id"], "-", "-", "-", "-", "-", "-", slo_text])
         for metric, sla in ticket["slas"].items():
@@ -222,20 +241,11 @@ def print_evaluation_table(document: dict[str, Any], out: TextIO) -> None:
             slo_text = ""
     print(file=out)
     _table(rows, out)
-    print(file=out)
-    rows = [["SLO", "GOOD", "BAD", "PENDING", "BUDGET LEFT"]]
-    for name, s in document["slos"].items():
-        rows.append(
-            [
-                name,
-                str(s["good"]),
-                str(s["bad"]),
-                str(s["pending"]),
-                f"{s['error_budget_remaining_ratio'] * 100:.1f}%",
-            ]
-        )
-    if len(rows) > 1:
-        _table(rows, out)
+    lines = document.get("selection", {}).get("lines", [])
+    if lines:
+        print(file=out)
+        for line in lines:
+            print(line, file=out)
 
 
 def load_running_config(path: str) -> Config:
@@ -245,9 +255,59 @@ def load_running_config(path: str) -> Config:
     return resolve_imports(load_config(path))
 
 
+def _parse_since(text: str, at: float, flag: str = "--since") -> float:
+    """``--since``: a duration back from ``at`` (``90d``) or an ISO 8601 instant."""
+    from exporter.units import parse_duration
+
+    if "T" in text or "-" in text[1:]:
+        try:
+            return parse_instant(text, flag).timestamp()
+        except (ValueError, OverflowError) as exc:
+            raise UsageError(
+                f"{flag}: {shorten(str(exc), 200)} (give a duration such as 7d or an instant "
+                "such as 2026-11-02T00:00:00Z)"
+            ) from None
+    try:
+        seconds = parse_duration(text).seconds
+    except ValueError as exc:
+        raise UsageError(
+            f"{flag}: {shorten(str(exc), 200)} (or an instant such as 2026-11-02T00:00:00Z)"
+        ) from None
+    if seconds <= 0:
+        raise UsageError(f"{flag} must be longer than zero (got {shorten(text, 20)})")
+    return at - seconds
+
+
+def _selection_json(tallies: dict[str, Tally]) -> dict[str, Any]:
+    return {
+        "slos": {
+            name: {
+                "good": t.good,
+                "bad": t.bad,
+                "pending": t.pending,
+                "compliance_ratio": None if t.compliance is None else _number(t.compliance),
+                "objective_ratio": _number(float(t.objective)),
+            }
+            for name, t in tallies.items()
+        },
+        "lines": [t.line(name) for name, t in tallies.items()],
+    }
+
+
 def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     at = _parse_at(args.at)
+    since = _parse_since(args.since, at) if args.since is not None else None
     config = load_running_config(args.config)
+    selection = Selection(
+        slos=frozenset(args.slo or ()),
+        states=frozenset(args.state or ()),
+        priorities=frozenset(args.priority or ()),
+        since=since,
+    )
+    try:
+        selection.check(config, args.config)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
     source = build_source(config)
     result = source.poll(None, at)
     for problem in result.problems:
@@ -269,13 +329,31 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         else:
             evaluations.append(evaluation)
     document = evaluation_json(evaluator, evaluations, at)
-    if wanted:
-        document["tickets"] = [t for t in document["tickets"] if t["id"] in wanted]
+    shown = [
+        item
+        for evaluation in evaluations
+        if not wanted or evaluation.ticket.id in wanted
+        if (item := select(config, selection, evaluation)) is not None
+    ]
+    kept = {item.ticket.id: item for item in shown}
+    document["tickets"] = [
+        _shown_json(ticket, kept[ticket["id"]])
+        for ticket in document["tickets"]
+        if ticket["id"] in kept
+    ]
+    selection_document = _selection_json(tally(config, selection, shown))
     if args.format == "json":
+        del selection_document["lines"]
+        document["selection"] = selection_document
         json.dump(document, out, indent=2)
         out.write("\n")
     else:
-        print_evaluation_table(document, out)
+        document["selection"] = selection_document
+        cycles = {
+            item.ticket.id: {name: cycles_text(o) for name, o in item.slos.items() if len(o) > 1}
+            for item in shown
+        }
+        print_evaluation_table(document, out, cycles)
     if missing:
         out.flush()
         names = ", ".join(shorten(name, 40) for name in missing[:10])
@@ -285,6 +363,110 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
             f"as of {_iso(at)}"
         )
     return EXIT_OK
+
+
+def _shown_json(ticket: dict[str, Any], item: ShownTicket) -> dict[str, Any]:
+    """A ticket of the JSON document with only the clocks and SLOs the filters show."""
+    return {
+        "id": ticket["id"],
+        "slas": {k: v for k, v in ticket["slas"].items() if k in item.slas},
+        "slos": {k: v for k, v in ticket["slos"].items() if k in item.slos},
+    }
+
+
+# --- suggest -----------------------------------------------------------------------------------
+
+
+def cmd_suggest(args: argparse.Namespace, out: TextIO) -> int:
+    # imported here so that the other commands never load the review
+    from exporter.backfill import history_tickets
+    from exporter.config import default_config, parse_config
+    from exporter.demo_config import DEMO_CONFIG
+    from exporter.suggest import apply_to_config, result_json, review, slos_yaml, table_lines
+
+    at = _parse_at(args.at)
+    start = _parse_since(args.since, at)
+    if start >= at:
+        raise UsageError(
+            f"--since {shorten(args.since, 40)} is not before --at {_iso(at)}: "
+            "the history runs from --since to --at"
+        )
+    if args.config is None:
+        config, text, where = default_config(), DEMO_CONFIG, "the built-in demo"
+    else:
+        config = load_running_config(args.config)
+        text, where = read_text(Path(args.config), "config"), args.config
+    if not any(sla.targets for sla in config.slas.values()):
+        raise UsageError(
+            f"{where}: no SLA targets (slas:) to suggest SLOs from; write the contract's "
+            "targets first, e.g. slas: {first_response: {targets: {urgent: 1h}}}"
+        )
+    apply_path = _apply_target(args, where) if args.apply is not None else None
+    problems: list[str] = []
+    tickets = history_tickets(config, at - start, at, problems)
+    result = review(config, tickets, at, start)
+    for problem in [*problems, *result.skipped]:
+        print(f"warning: skipped {problem}", file=sys.stderr)
+    if result.decided == 0:
+        raise CommandFailed(
+            f"no history to suggest from: {result.tickets} tickets created from {_iso(start)} "
+            f"to {_iso(at)} in the {config.source.type.value} source, and no decided "
+            "first-response, next-response or resolution outcome among them; "
+            "give a longer --since, or an --at inside the history"
+        )
+    yaml_block = slos_yaml(result, where)
+    if args.format == "json":
+        document = result_json(result)
+        document["yaml"] = yaml_block
+        json.dump(document, out, indent=2)
+        out.write("\n")
+    else:
+        for line in table_lines(result, where):
+            print(line, file=out)
+        print(file=out)
+        out.write(yaml_block)
+    if apply_path is not None:
+        new_text, added, replaced = apply_to_config(text, result.suggestions)
+        # the copy must pass `check` where it is written
+        parse_config(
+            new_text, path=apply_path, base_dir=apply_path.parent.absolute()
+        ).build_calendars()
+        tmp = apply_path.with_name(apply_path.name + ".tmp")
+        try:
+            tmp.write_text(new_text, encoding="utf-8")
+            tmp.replace(apply_path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CommandFailed(
+                f"--apply {args.apply}: cannot write: {exc.strerror or exc}"
+            ) from None
+        _say(
+            f"wrote {args.apply}: {where} with {len(added)} SLO(s) added"
+            f"{' (' + ', '.join(added) + ')' if added else ''} and {len(replaced)} replaced"
+            f"{' (' + ', '.join(replaced) + ')' if replaced else ''}"
+        )
+    return EXIT_OK
+
+
+def _apply_target(args: argparse.Namespace, where: str) -> Path:
+    """The ``--apply`` file, checked before any work: never the config itself, never an
+    existing file without ``--force``."""
+    path = _output_file(args.apply, "--apply")
+    if args.config is not None and path.exists() and path.samefile(args.config):
+        raise UsageError(
+            f"--apply {args.apply} is the config itself; suggest never changes it: "
+            "name another file, e.g. --apply suggested.yml"
+        )
+    if path.exists() and not args.force:
+        raise UsageError(
+            f"--apply {args.apply} exists; add --force to overwrite it, or name another file"
+        )
+    if args.config is not None and Path(args.config).absolute().parent != path.absolute().parent:
+        _say(
+            f"note: --apply {args.apply} is in another directory than {where}: "
+            "relative paths in the copy (source.path, token_file, store) resolve from there"
+        )
+    return path
 
 
 # --- generate ----------------------------------------------------------------------------------
@@ -492,6 +674,29 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--ticket", action="append", metavar="ID", help="only this ticket (repeatable)"
     )
+    evaluate.add_argument(
+        "--slo",
+        action="append",
+        metavar="NAME",
+        help="only tickets this SLO counts, with its outcomes and its SLA's clocks (repeatable)",
+    )
+    evaluate.add_argument(
+        "--state",
+        action="append",
+        choices=STATES,
+        help="only SLA clocks in this state (repeatable)",
+    )
+    evaluate.add_argument(
+        "--priority",
+        action="append",
+        metavar="P",
+        help="only tickets of this priority (repeatable)",
+    )
+    evaluate.add_argument(
+        "--since",
+        metavar="DURATION|ISO8601",
+        help="only tickets created since then: a duration back from --at (7d) or an instant",
+    )
     evaluate.set_defaults(handler=cmd_evaluate)
 
     from exporter.pack.export import EXPORT_FORMATS
@@ -577,6 +782,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     serve.set_defaults(handler=cmd_serve)
+
+    suggest = commands.add_parser(
+        "suggest",
+        help="suggest SLOs tighter than the SLA targets, from what history would have met",
+        description="Replay the history with thresholds at 70%%, 60%% and 50%% of each SLA "
+        "target per priority; print the compliance each would have had per ISO week and "
+        "overall, the SLO suggested per SLA metric and priority (the tightest threshold whose "
+        "history meets a round objective in most weeks), and a ready-to-paste slos: block.",
+    )
+    suggest.add_argument("--config", metavar="FILE", help="default: the built-in demo helpdesk")
+    suggest.add_argument(
+        "--since",
+        default="90d",
+        metavar="DURATION|ISO8601",
+        help="history: tickets created since then (default 90d)",
+    )
+    suggest.add_argument(
+        "--at", metavar="ISO8601", help="end of the history, and the instant of evaluation"
+    )
+    suggest.add_argument("--format", choices=("table", "json"), default="table")
+    suggest.add_argument(
+        "--apply",
+        metavar="OUT",
+        help="write a copy of the config with the suggested SLOs added (or replacing SLOs of "
+        "the same name); the config itself is never changed",
+    )
+    suggest.add_argument("--force", action="store_true", help="overwrite an existing --apply OUT")
+    suggest.set_defaults(handler=cmd_suggest)
 
     backfill = commands.add_parser(
         "backfill",
