@@ -15,7 +15,11 @@ around that:
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Self
 
 from exporter.config import SourceConfig
 from exporter.model import Ticket
@@ -116,3 +120,69 @@ def _evict(tickets: dict[str, Ticket], limit: int) -> None:
         del tickets[ticket_id]
     for ticket_id in list(tickets)[: max(0, len(tickets) - limit)]:
         del tickets[ticket_id]
+
+
+# --- a cursor by update time --------------------------------------------------------------------
+
+log = logging.getLogger(__name__)
+
+#: Bump when :class:`SinceCursor` changes shape.
+SINCE_CURSOR_VERSION = 1
+
+
+@dataclass
+class SinceCursor:
+    """Where a search by update time resumes: the newest update read and the records read near it.
+
+    ``since`` is the update time the next search starts from (searches overlap it, so a
+    change in the same second is never lost); ``seen`` maps the ids already read at or
+    after it to their update time, so the overlap is not counted twice;
+    ``history_start`` is where the first poll began (now - lookback).
+    """
+
+    #: Names the source in the warning about an unreadable cursor.
+    vendor: ClassVar[str] = "source"
+
+    history_start: int
+    since: float
+    seen: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def fresh(cls, now: float, lookback: float) -> Self:
+        start = int(now - lookback)
+        return cls(start, float(start))
+
+    @classmethod
+    def parse(cls, text: str | None, now: float, lookback: float) -> Self:
+        """The state a cursor holds; a missing or unreadable cursor starts from ``lookback``."""
+        if text is None:
+            return cls.fresh(now, lookback)
+        try:
+            data = json.loads(text)
+            if data.get("v") != SINCE_CURSOR_VERSION:
+                raise ValueError(f"version {data.get('v')!r}")
+            seen = data.get("seen") or {}
+            return cls(
+                history_start=int(data["history_start"]),
+                since=float(data["since"]),
+                seen={str(k): float(v) for k, v in seen.items()},
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning(
+                "%s: the saved cursor is not readable (%s); starting again from the lookback",
+                cls.vendor,
+                type(exc).__name__,
+            )
+            return cls.fresh(now, lookback)
+
+    def dump(self) -> str:
+        return json.dumps(
+            {
+                "v": SINCE_CURSOR_VERSION,
+                "history_start": self.history_start,
+                "since": round(self.since, 3),
+                "seen": self.seen,
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        )

@@ -108,7 +108,7 @@ from exporter.model import (
 from exporter.records import SkippedRecord, SkipReason, describe, reason_of
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BearerAuth, HelpdeskClient, PollBudgetSpent
-from exporter.sources.incremental import IncrementalSource, KnownTickets
+from exporter.sources.incremental import STALL_REPEATS, IncrementalSource, KnownTickets
 from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
 from exporter.sources.zendesk_time_zones import ScheduleError, ScheduleHours, iana_time_zone
@@ -122,8 +122,6 @@ CONVERSATION_PATH = "/conversations/{id}"
 MAX_PER_PAGE = 150
 #: Search pages read per poll (the rest of the round is read on the next poll).
 MAX_PAGES = 200
-#: Answers in a row that do not move the search before the poll fails with ``stalled``.
-STALL_REPEATS = 3
 #: Changes this recent may not be searchable yet: each round overlaps the last by this much.
 LAG_SECONDS = 60
 #: Conversations remembered in the cursor as read (the overlap of two rounds).

@@ -90,11 +90,10 @@ change first, so what was read is complete up to there.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -103,7 +102,7 @@ from exporter.config import SLA_METRICS, Config, ConfigError, SlaMode, SourceCon
 from exporter.model import Author, EventType, NativeClock, Priority, Ticket, TicketEvent
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import BasicAuth, BearerAuth, HelpdeskClient, PollBudgetSpent
-from exporter.sources.incremental import IncrementalSource, KnownTickets
+from exporter.sources.incremental import STALL_REPEATS, IncrementalSource, KnownTickets, SinceCursor
 from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
 from exporter.sources.values import instant as _instant
@@ -140,15 +139,12 @@ MAX_DETAIL_PAGES = 20
 DETAIL_PAGE = 100
 #: Search pages read per poll; the rest is read on the next poll.
 MAX_PAGES = 1000
-#: Answers in a row that do not move the search before the poll fails with ``stalled``.
-STALL_REPEATS = 3
 #: The search starts this long before the newest ``updated`` read (JQL has minute precision).
 OVERLAP_SECONDS = 60
 #: Issues read this long before the position are remembered to skip them when read again.
 SEEN_SECONDS = 120
 #: A change this recent may not be searchable yet: the watermark stays this far behind ``now``.
 LAG_SECONDS = 30
-CURSOR_VERSION = 1
 
 #: Jira status names (lower case) -> ours; the service-desk workflows' names and common ones.
 DEFAULT_STATUSES: Mapping[str, str] = {
@@ -196,52 +192,10 @@ _ONE_CLOCK = frozenset({"first_response", "resolution"})
 # --- cursor -----------------------------------------------------------------------------------
 
 
-@dataclass
-class CursorState:
+class CursorState(SinceCursor):
     """Where the search resumes: the newest ``updated`` read and the issues read near it."""
 
-    history_start: int
-    since: float
-    seen: dict[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def fresh(cls, now: float, lookback: float) -> CursorState:
-        start = int(now - lookback)
-        return cls(start, float(start))
-
-    @classmethod
-    def parse(cls, text: str | None, now: float, lookback: float) -> CursorState:
-        """The state a cursor holds; a missing or unreadable cursor starts from ``lookback``."""
-        if text is None:
-            return cls.fresh(now, lookback)
-        try:
-            data = json.loads(text)
-            if data.get("v") != CURSOR_VERSION:
-                raise ValueError(f"version {data.get('v')!r}")
-            seen = data.get("seen") or {}
-            return cls(
-                history_start=int(data["history_start"]),
-                since=float(data["since"]),
-                seen={str(k): float(v) for k, v in seen.items()},
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.warning(
-                "jira: the saved cursor is not readable (%s); starting again from the lookback",
-                type(exc).__name__,
-            )
-            return cls.fresh(now, lookback)
-
-    def dump(self) -> str:
-        return json.dumps(
-            {
-                "v": CURSOR_VERSION,
-                "history_start": self.history_start,
-                "since": self.since,
-                "seen": dict(sorted(self.seen.items())),
-            },
-            separators=(",", ":"),
-            sort_keys=True,
-        )
+    vendor = "jira"
 
 
 def jql_instant(seconds: float, zone: ZoneInfo) -> str:

@@ -99,11 +99,10 @@ with the same tickets fails the poll with reason ``stalled``.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -115,7 +114,7 @@ from exporter.model import Author, EventType, NativeClock, Priority, Ticket, Tic
 from exporter.sla import next_response_clocks
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import HelpdeskClient, PollBudgetSpent
-from exporter.sources.incremental import IncrementalSource, KnownTickets
+from exporter.sources.incremental import STALL_REPEATS, IncrementalSource, KnownTickets, SinceCursor
 from exporter.sources.progress import ReadProgress
 from exporter.sources.values import id_order as _id_order
 from exporter.sources.values import instant as _instant
@@ -135,9 +134,6 @@ MAX_PER_PAGE = 200
 MAX_PAGES = 500
 #: Zammad indexes a change for search a few seconds after it; the position stays this far back.
 INDEX_LAG_SECONDS = 120
-#: Full pages in a row with the same tickets before the poll fails with ``stalled``.
-STALL_REPEATS = 3
-CURSOR_VERSION = 1
 
 #: Zammad's default state names -> ours.
 DEFAULT_STATUSES: Mapping[str, str] = {
@@ -167,52 +163,10 @@ NATIVE_PAUSED = frozenset({"pending", "on_hold"})
 # --- cursor -----------------------------------------------------------------------------------
 
 
-@dataclass
-class CursorState:
+class CursorState(SinceCursor):
     """Where a poll resumes: the ``updated_at`` position and the tickets read at or after it."""
 
-    history_start: int
-    since: float
-    seen: dict[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def fresh(cls, now: float, lookback: float) -> CursorState:
-        start = int(now - lookback)
-        return cls(start, float(start))
-
-    @classmethod
-    def parse(cls, text: str | None, now: float, lookback: float) -> CursorState:
-        """The state a cursor holds; a missing or unreadable cursor starts from ``lookback``."""
-        if text is None:
-            return cls.fresh(now, lookback)
-        try:
-            data = json.loads(text)
-            if data.get("v") != CURSOR_VERSION:
-                raise ValueError(f"version {data.get('v')!r}")
-            seen = data.get("seen") or {}
-            return cls(
-                history_start=int(data["history_start"]),
-                since=float(data["since"]),
-                seen={str(k): float(v) for k, v in seen.items()},
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.warning(
-                "zammad: the saved cursor is not readable (%s); starting again from the lookback",
-                type(exc).__name__,
-            )
-            return cls.fresh(now, lookback)
-
-    def dump(self) -> str:
-        return json.dumps(
-            {
-                "v": CURSOR_VERSION,
-                "history_start": self.history_start,
-                "since": round(self.since, 3),
-                "seen": {k: self.seen[k] for k in sorted(self.seen, key=_id_order)},
-            },
-            separators=(",", ":"),
-            sort_keys=True,
-        )
+    vendor = "zammad"
 
 
 # --- the client -------------------------------------------------------------------------------
