@@ -921,10 +921,11 @@ def backlog_imminent_alert(plan: SloPlan) -> Rule:
     * more of them than the team answered in time over the last lead time: at the pace
       of the last minutes they cannot all be answered in time (a team that is busy but
       keeping up answers more than that and stays quiet);
-    * evidence that this is not chance: one of them is already late, or twice ``k`` are
-      about to be.  At a few tickets an hour the team often answers nothing in ten
-      minutes, and two tickets waiting at once happens by chance; a staffing gap makes
-      the first of them late soon after (and a busy queue fills the lead at once).
+    * evidence that this is not chance: a ticket has been late all through the last lead
+      time, or twice ``k`` are in the lead.  At a few tickets an hour the team often
+      answers nothing in ten minutes, two tickets wait at once by chance, and an unlucky
+      one is late for a few minutes; a staffing gap leaves the first of them unanswered
+      long after it is late (and a stopped team under load fills the lead at once).
 
     A queue that waits overnight is not counted until the morning: the time to the
     threshold is counted on the SLO's business calendar.
@@ -946,15 +947,15 @@ def backlog_imminent_alert(plan: SloPlan) -> Rule:
             f"max({bucket})",
             f"  > on () (max({answered}) or on () vector(0))",
             "and on ()",
-            f"(max({late}) >= 1 or on () max({bucket}) >= {2 * k})",
+            f"(max(min_over_time({late}[{lead.text}])) >= 1 or on () max({bucket}) >= {2 * k})",
         ]
     )
     description = (
         f"{VALUE_0F} open tickets of {_slo_title(plan)} will be waiting past "
-        f"{plan.threshold_text} within {lead.text} (alert at {k}, with one of them already "
-        f"late or {2 * k} about to be), more than the team answered in time in the last "
-        f"{lead.text}. At this pace they will be late: the minutes left are for answering "
-        "them, oldest first."
+        f"{plan.threshold_text} within {lead.text} (alert at {k}, with one late for "
+        f"{lead.text} already or {2 * k} about to be), more than the team answered in time "
+        f"in the last {lead.text}. At this pace they will be late: the minutes left are for "
+        "answering them, oldest first."
     )
     return _alert(
         names.BACKLOG_IMMINENT,

@@ -1139,7 +1139,7 @@ class _Builder:
         """One shape of the queue, and the predictive page the model expects at ``checks``.
 
         The model: k or more in the lead, more than were answered in time over the lead,
-        and one of them already late or 2k about to be.
+        and a ticket late all through the last lead time or 2k about to be.
         """
         group = ScenarioGroup(f"{BACKLOG_IMMINENT}: {title}", minutes=minutes)
         self._healthy(group)
@@ -1154,7 +1154,9 @@ class _Builder:
             lead = round(plan.backlog_lead or 0) // MINUTE
             answered = good[minute] - good[max(0, minute - lead)]
             count = within_lead(minute)
-            return count >= k and count > answered and (late(minute) >= 1 or count >= 2 * k)
+            # min_over_time(late[lead]): the samples of the last lead time, this one included
+            held = min(late(m) for m in range(max(0, minute - lead), minute + 1))
+            return count >= k and count > answered and (held >= 1 or count >= 2 * k)
 
         fired = False
         for minute in checks:
@@ -1181,16 +1183,17 @@ class _Builder:
         """Replies stop at a few tickets an hour: the page comes before the k-th ticket is late.
 
         The team answers a ticket every 5 minutes, then nobody from minute 10.  A ticket
-        enters the lead, and passes the threshold one lead later; 5 minutes after that the
-        next enters, and so on: the page fires as the k-th enters, with one already late and
-        the k-th still in time.  Agents come back, answer them all, and the page resolves.
+        enters the lead, and passes the threshold one lead later; a lead and 5 minutes after
+        that the next enters, and so on: the page fires as the k-th enters, with one late
+        for longer than the lead and the k-th still in time.  Agents come back, answer them
+        all, and the page resolves.
         """
         if not self.timed:
             return None
         lead = self._lead_minutes()
         k = max(p.backlog_imminent_tickets or 1 for p in self.timed)
         first = 10 + lead + 5
-        entries = [first] + [first + lead + 5 * i for i in range(1, k)]
+        entries = [first] + [first + 2 * lead + 5 * i for i in range(1, k)]
         back = entries[-1] + 10
         minutes = back + lead + 20
 
@@ -1202,8 +1205,8 @@ class _Builder:
 
         checks = (first + lead - 1, entries[-1] - 1, entries[-1], back - 1, back + 1)
         return self._imminent_group(
-            "replies stop and tickets pile up at a few an hour; the page comes once one is "
-            "late and before the k-th is, and resolves when agents answer",
+            "replies stop and tickets pile up at a few an hour; the page comes once one has "
+            "been late a while and before the k-th is, and resolves when agents answer",
             minutes,
             within_lead,
             late,
@@ -1248,13 +1251,18 @@ class _Builder:
         def within_lead(minute: int) -> float:
             return float(k) if lead + 10 <= minute < lead + 40 else 0.0
 
+        def late(minute: int) -> float:
+            # one of them is late for three minutes, then answered: bad luck, not a gap
+            return 1.0 if lead + 22 <= minute < lead + 25 else 0.0
+
         return self._imminent_group(
-            f"{k} tickets near the threshold at once, none late, in a quiet spell, page nobody",
+            f"{k} tickets near the threshold at once, one late for a moment, in a quiet "
+            "spell, page nobody",
             minutes,
             within_lead,
-            lambda minute: 0.0,
+            late,
             [0] * (minutes + 1),
-            (lead + 10, lead + 25, lead + 39),
+            (lead + 10, lead + 24, lead + 25, lead + 39),
             pages=False,
         )
 

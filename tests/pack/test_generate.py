@@ -237,7 +237,13 @@ SLO_RULE_BREAKS = [
         "imminent-without-a-late-ticket-pages-on-chance",
         r"\nand on \(\)\n\(max\([^\n]*\)$",
         "",
-        "near the threshold at once, none late",
+        "near the threshold at once, one late for a moment",
+    ),
+    (
+        "imminent-on-a-ticket-late-for-a-moment-pages-on-chance",
+        r"max\(min_over_time\((helpdesk_slo_time_to_threshold_seconds_bucket\{[^}]*\})\[\w+\]\)\)",
+        r"max(\1)",
+        "near the threshold at once, one late for a moment",
     ),
     (
         "imminent-on-one-ticket-pages-a-quiet-hour",
