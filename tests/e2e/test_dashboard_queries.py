@@ -99,14 +99,19 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             if process.poll() is not None:
                 pytest.fail(f"prometheus exited:\n{(directory / 'prometheus.log').read_text()}")
             try:
-                answer = api(port, "/api/v1/query", query="slo:objective:ratio")
-                if answer["status"] == "success" and answer["data"]["result"]:
+                # the recording rules ran, and the exporter was scraped (Prometheus hands
+                # new targets to the scrape loop every few seconds)
+                answers = [
+                    api(port, "/api/v1/query", query=query)
+                    for query in ("slo:objective:ratio", "helpdesk_up == 1")
+                ]
+                if all(a["status"] == "success" and a["data"]["result"] for a in answers):
                     break
             except OSError:
                 pass
             time.sleep(0.5)
         else:
-            pytest.fail("the recording rules never produced slo:objective:ratio")
+            pytest.fail("no slo:objective:ratio, or the exporter was never scraped")
         time.sleep(3)  # a few more scrapes and evaluations for range functions
         yield port
     finally:
