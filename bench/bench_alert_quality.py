@@ -471,9 +471,11 @@ def write_series(
     buckets: Sequence[float],
     start: float,
     end: float,
+    calendar: BusinessCalendar,
 ) -> int:
-    """Counters, the waiting gauge and the time-to-threshold gauge histogram (``buckets``,
-    ``+Inf``, ``_gcount``, ``_gsum``) every minute over ``[start, end]``; returns samples."""
+    """Counters, the waiting gauge, the time-to-threshold gauge histogram (``buckets``,
+    ``+Inf``, ``_gcount``, ``_gsum``) and ``helpdesk_calendar_open`` of the SLA's calendar
+    every minute over ``[start, end]``; returns samples."""
     counters: dict[SeriesKey, array[float]] = {
         (metrics.SLO_EVENTS.name, (SLO, "good")): outcomes.good,
         (metrics.SLO_EVENTS.name, (SLO, "bad")): outcomes.bad,
@@ -502,6 +504,15 @@ def write_series(
         lines.append(f"{family.name}_gcount{{{labels}}} {gauges.bucket(math.inf, instant)} {at}\n")
         lines.append(f"{family.name}_gsum{{{labels}}} {gauges.seconds(instant)!r} {at}\n")
         samples += len(bounds) + 2
+        instant += MINUTE
+    opened = metrics.CALENDAR_OPEN
+    lines += [f"# HELP {opened.name} {opened.help}\n", f"# TYPE {opened.name} gauge\n"]
+    calendar_labels = f'calendar="{calendar.name}",instance="{INSTANCE}",job="{JOB}"'
+    instant = start
+    while instant <= end:
+        value = 1 if calendar.is_open_ts(instant) else 0
+        lines.append(f"{opened.name}{{{calendar_labels}}} {value} {int(instant)}\n")
+        samples += 1
         instant += MINUTE
     path.write_text(text + "".join(lines) + "# EOF\n", encoding="utf-8")
     return samples
@@ -1245,7 +1256,7 @@ def run_seed(
     try:
         started = time.perf_counter()
         om = workdir / "series.om"
-        samples = write_series(om, outcomes, gauges, buckets, scenario.start, end)
+        samples = write_series(om, outcomes, gauges, buckets, scenario.start, end, calendar)
         load_series(om, data, deadline)
         om.unlink()
         loaded = time.perf_counter() - started

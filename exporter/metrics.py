@@ -58,6 +58,12 @@ SLO_TIME_TO_THRESHOLD = _m(
     "Open tickets whose SLO clock runs, by wall-clock seconds until it passes the SLO threshold "
     "on its business calendar (le=0: already past; they count 0 in _gsum).",
 )
+CALENDAR_OPEN = _m(
+    "helpdesk_calendar_open",
+    "gauge",
+    ("calendar",),
+    "1 while the calendar is in business hours (its clocks run), 0 outside them.",
+)
 SLA_OUTCOMES = _m(
     "helpdesk_sla_outcomes_total",
     "counter",
@@ -190,6 +196,7 @@ ALL: tuple[MetricSpec, ...] = (
     SLO_BUDGET_REMAINING,
     SLO_WAITING_PAST_THRESHOLD,
     SLO_TIME_TO_THRESHOLD,
+    CALENDAR_OPEN,
     SLA_OUTCOMES,
     SLA_OPEN_TIMERS,
     SLA_TIME_TO_BREACH,

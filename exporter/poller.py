@@ -959,6 +959,9 @@ class Poller:
                 HistogramSample((slo.name,), crossing, float(count), seconds)
             )
 
+        for name, calendar in self._evaluator.calendars.items():
+            put(metrics.CALENDAR_OPEN, (name,), 1.0 if calendar.is_open_ts(now) else 0.0)
+
         # SLA clock gauges
         nearest: dict[str, list[tuple[float, str, str]]] = {}
         top = config.exporter.top_deadlines

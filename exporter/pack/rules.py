@@ -257,8 +257,10 @@ class SloPlan:
     backlog_for: int
     #: ``SupportSLOBacklogImminent``: tickets past the threshold within ``backlog_lead``...
     backlog_imminent_tickets: int | None
-    #: ...the bucket of ``helpdesk_slo_time_to_threshold_seconds`` it reads (seconds).
+    #: ...the bucket of ``helpdesk_slo_time_to_threshold_seconds`` it reads (seconds);
     backlog_lead: float | None
+    #: ...and the business calendar of the SLO's SLA (None: 24x7), open all through the lead.
+    business_calendar: str | None
     #: Bucket of ``helpdesk_sla_time_to_breach_seconds`` read by the imminent-breach alert.
     imminent_bucket: float | None
     runbook_url: str
@@ -432,6 +434,7 @@ def _plan_slo(
             (alerting.imminent_tickets or alerting.backlog_tickets) if is_time else None
         ),
         backlog_lead=_backlog_lead(config, slo, notes) if is_time else None,
+        business_calendar=_business_calendar(config, slo) if is_time else None,
         imminent_bucket=_imminent_bucket(slo, notes) if is_time else None,
         runbook_url=alerting.runbook_url or f"{base}/{slo.name}.md",
         dashboard_url=alerting.dashboard_url
@@ -542,6 +545,15 @@ def shortest_threshold(config: Config, slo: SloConfig) -> float | None:
     wanted = set(slo.match.priority) or set(sla.targets)
     targets = [target.seconds for priority, target in sla.targets.items() if priority in wanted]
     return float(fraction) * min(targets) if targets else None
+
+
+def _business_calendar(config: Config, slo: SloConfig) -> str | None:
+    """The calendar whose business hours run the SLO's clocks; None when they always run."""
+    if slo.sla is None or slo.sla not in config.slas:
+        return None
+    name = config.calendar_name(config.slas[slo.sla])
+    calendar = config.calendars.get(name)
+    return None if calendar is None or calendar.is_always else name
 
 
 def _backlog_lead(config: Config, slo: SloConfig, notes: list[str]) -> float:
@@ -928,7 +940,9 @@ def backlog_imminent_alert(plan: SloPlan) -> Rule:
       long after it is late (and a stopped team under load fills the lead at once).
 
     A queue that waits overnight is not counted until the morning: the time to the
-    threshold is counted on the SLO's business calendar.
+    threshold is counted on the SLO's business calendar.  And on a business calendar the
+    calendar must have been open all through the last lead: right after opening (or
+    lunch) the team has not had a lead time to answer the queue that waited.
     """
     assert plan.backlog_lead is not None and plan.backlog_imminent_tickets is not None
     k = plan.backlog_imminent_tickets
@@ -950,6 +964,9 @@ def backlog_imminent_alert(plan: SloPlan) -> Rule:
             f"(max(min_over_time({late}[{lead.text}])) >= 1 or on () max({bucket}) >= {2 * k})",
         ]
     )
+    if plan.business_calendar is not None:
+        open_ = f"{metrics.CALENDAR_OPEN.name}{selector({'calendar': plan.business_calendar})}"
+        expr += f"\nand on ()\nmax(min_over_time({open_}[{lead.text}])) == 1"
     description = (
         f"{VALUE_0F} open tickets of {_slo_title(plan)} will be waiting past "
         f"{plan.threshold_text} within {lead.text} (alert at {k}, with one late for "

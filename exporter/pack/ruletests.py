@@ -1115,13 +1115,21 @@ class _Builder:
         plan: SloPlan,
         within_lead: Callable[[int], float],
         late: Callable[[int], float],
+        open_: Callable[[int], float] = lambda minute: 1.0,
     ) -> None:
-        """The lead and ``le="0"`` buckets of ``helpdesk_slo_time_to_threshold_seconds``."""
+        """The lead and ``le="0"`` buckets of ``helpdesk_slo_time_to_threshold_seconds``, and
+        ``helpdesk_calendar_open`` of the SLO's business calendar (open unless ``open_`` says)."""
         assert plan.backlog_lead is not None
         name = f"{metrics.SLO_TIME_TO_THRESHOLD.name}_bucket"
         for bound, values in ((plan.backlog_lead, within_lead), (0.0, late)):
             labels = self._exporter_labels(slo=plan.name, le=_text_le(bound))
             group.add(series(name, labels), [values(m) for m in range(group.minutes + 1)])
+        if plan.business_calendar is not None:
+            labels = self._exporter_labels(calendar=plan.business_calendar)
+            group.add(
+                series(metrics.CALENDAR_OPEN.name, labels),
+                [open_(m) for m in range(group.minutes + 1)],
+            )
 
     def _lead_minutes(self) -> int:
         return max(round(p.backlog_lead or 0) for p in self.timed) // MINUTE
@@ -1135,19 +1143,24 @@ class _Builder:
         good: Sequence[int],
         checks: Sequence[int],
         pages: bool,
+        open_: Callable[[int], float] = lambda minute: 1.0,
+        plans: Sequence[SloPlan] | None = None,
     ) -> ScenarioGroup:
         """One shape of the queue, and the predictive page the model expects at ``checks``.
 
         The model: k or more in the lead, more than were answered in time over the lead,
-        and a ticket late all through the last lead time or 2k about to be.
+        and a ticket late all through the last lead time or 2k about to be; on a business
+        calendar, open all through the last lead.  ``plans``: the SLOs it is written for
+        (every time SLO by default).
         """
+        timed = list(self.timed if plans is None else plans)
         group = ScenarioGroup(f"{BACKLOG_IMMINENT}: {title}", minutes=minutes)
         self._healthy(group)
         answering = Traffic(tuple(good), tuple(0 for _ in good))
         for plan in self.counted:
-            self._counters(group, plan, answering if plan in self.timed else None)
-        for plan in self.timed:
-            self._crossing_series(group, plan, within_lead, late)
+            self._counters(group, plan, answering if plan in timed else None)
+        for plan in timed:
+            self._crossing_series(group, plan, within_lead, late, open_)
 
         def fires(plan: SloPlan, minute: int) -> bool:
             k = plan.backlog_imminent_tickets or 1
@@ -1155,14 +1168,16 @@ class _Builder:
             answered = good[minute] - good[max(0, minute - lead)]
             count = within_lead(minute)
             # min_over_time(late[lead]): the samples of the last lead time, this one included
-            held = min(late(m) for m in range(max(0, minute - lead), minute + 1))
-            return count >= k and count > answered and (held >= 1 or count >= 2 * k)
+            window = range(max(0, minute - lead), minute + 1)
+            held = min(late(m) for m in window)
+            opened = plan.business_calendar is None or min(open_(m) for m in window) == 1
+            return opened and count >= k and count > answered and (held >= 1 or count >= 2 * k)
 
         fired = False
         for minute in checks:
             expected = [
                 expected_alert(backlog_imminent_alert(plan), within_lead(minute))
-                for plan in self.timed
+                for plan in timed
                 if fires(plan, minute)
             ]
             fired = fired or bool(expected)
@@ -1264,6 +1279,35 @@ class _Builder:
             [0] * (minutes + 1),
             (lead + 10, lead + 24, lead + 25, lead + 39),
             pages=False,
+        )
+
+    def opening(self) -> ScenarioGroup | None:
+        """At opening time the night's queue is in the lead at once: no page before the team
+        had a lead time to answer it (SLOs on a business calendar)."""
+        plans = [p for p in self.timed if p.business_calendar is not None]
+        if not plans:
+            return None
+        lead = max(round(p.backlog_lead or 0) for p in plans) // MINUTE
+        k = max(p.backlog_imminent_tickets or 1 for p in plans)
+        opens = 30
+        minutes = opens + lead + 30
+        queue = 2 * k + 1
+
+        def within_lead(minute: int) -> float:
+            # the night's queue, answered one a minute from the opening
+            return float(max(0, queue - max(0, minute - opens))) if minute >= opens else 0.0
+
+        return self._imminent_group(
+            f"the night's queue of {queue} tickets is in the lead at opening time; it is "
+            "answered at once and pages nobody",
+            minutes,
+            within_lead,
+            lambda minute: 0.0,
+            [max(0, m - opens) for m in range(minutes + 1)],
+            (opens, opens + 1, opens + 3, opens + lead + 1),
+            pages=False,
+            open_=lambda minute: 1.0 if minute >= opens else 0.0,
+            plans=plans,
         )
 
     def busy_keeping_up(self) -> ScenarioGroup | None:
@@ -1503,6 +1547,7 @@ class _Builder:
             self.staffing_gap(),
             self.sudden_stop(),
             self.chance(),
+            self.opening(),
             self.busy_keeping_up(),
             self.quiet_hour_late_ticket(),
             self.exporter_health(),

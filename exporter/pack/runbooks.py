@@ -339,6 +339,7 @@ def _slo_context(config: Config, pack: PackPlan, plan: SloPlan) -> dict[str, Any
             None if plan.backlog_lead is None else rule_pack.format_window(round(plan.backlog_lead))
         ),
         "imminent_tickets": plan.backlog_imminent_tickets,
+        "business_calendar": plan.business_calendar,
         "imminent": (
             None
             if plan.imminent_bucket is None

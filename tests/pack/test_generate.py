@@ -138,6 +138,7 @@ def test_generated_tests_cover_every_scenario(packs: dict[str, Path]) -> None:
         "SupportSLOBacklogImminent",
         "SupportSLOBacklogImminent",
         "SupportSLOBacklogImminent",
+        "SupportSLOBacklogImminent",
         "SupportSLOBacklogImminent and SupportSLOBacklogBreached",
         "exporter",
         "exporter down",
@@ -235,7 +236,7 @@ SLO_RULE_BREAKS = [
     ),
     (
         "imminent-without-a-late-ticket-pages-on-chance",
-        r"\nand on \(\)\n\(max\([^\n]*\)$",
+        r"\nand on \(\)\n\(max\(min_over_time[^\n]*",
         "",
         "near the threshold at once, one late for a moment",
     ),
@@ -244,6 +245,12 @@ SLO_RULE_BREAKS = [
         r"max\(min_over_time\((helpdesk_slo_time_to_threshold_seconds_bucket\{[^}]*\})\[\w+\]\)\)",
         r"max(\1)",
         "near the threshold at once, one late for a moment",
+    ),
+    (
+        "imminent-right-after-opening-pages-the-nights-queue",
+        r"\nand on \(\)\nmax\(min_over_time\(helpdesk_calendar_open[^\n]*$",
+        "",
+        "is in the lead at opening time",
     ),
     (
         "imminent-on-one-ticket-pages-a-quiet-hour",

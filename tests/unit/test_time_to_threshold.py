@@ -120,3 +120,31 @@ def test_the_lowest_bucket_is_the_waiting_past_threshold_gauge(tmp_path: Path) -
         if s.labels == ("urgent-reply",)
     ]
     assert series.buckets[0] == (0.0, waiting[0]) == (0.0, 2.0)
+
+
+OPEN_CASES = [
+    # (id, now, helpdesk_calendar_open of office, of 24x7)
+    ("monday afternoon", "2026-11-02T17:50:00Z", 1.0, 1.0),
+    ("monday closing time", "2026-11-02T18:00:00Z", 0.0, 1.0),
+    ("saturday", "2026-11-07T11:00:00Z", 0.0, 1.0),
+    ("tuesday opening time", "2026-11-03T09:00:00Z", 1.0, 1.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("now", "office", "always"), [c[1:] for c in OPEN_CASES], ids=[c[0] for c in OPEN_CASES]
+)
+def test_calendar_open_says_whether_the_clocks_run_now(
+    tmp_path: Path, now: str, office: float, always: float
+) -> None:
+    config = parse_config(CONFIG, base_dir=tmp_path)
+    (tmp_path / "tickets.jsonl").write_text("", encoding="utf-8")
+    clock = ts(now)
+    store = Store(config.store, clock=lambda: clock)
+    poller = Poller(config, FileSource(config.source), store, lambda: clock)
+    try:
+        poller.poll_once()
+        samples = {s.labels: s.value for s in poller.snapshot.samples[metrics.CALENDAR_OPEN.name]}
+    finally:
+        store.close()
+    assert samples == {("office",): office, ("24x7",): always}
