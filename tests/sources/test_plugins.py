@@ -13,6 +13,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ from exporter.config import ConfigError, SourceType, load_config, parse_config
 from exporter.plugins import PluginType
 from exporter.sources import build_source
 from exporter.sources.base import SourceUnavailable
-from tests.e2e.process import command
+from tests.e2e.process import command, free_port
 
 #: The package of the tests' distribution: a source that serves the tickets in its options.
 PACKAGE = '''\
@@ -196,6 +198,13 @@ def test_a_broken_installed_source_is_one_clear_error(
             id="evaluate-reads-the-installed-source",
         ),
         pytest.param(
+            "acme = acme_helpdesk_slo:build",
+            ["check"],
+            0,
+            "ok — source acme",
+            id="check-accepts-the-installed-type",
+        ),
+        pytest.param(
             "other = acme_helpdesk_slo:build",
             ["check"],
             2,
@@ -226,3 +235,46 @@ def test_the_cli_finds_installed_sources_on_the_python_path(
     assert done.returncode == code, done.stderr
     assert expect in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_serve_polls_an_installed_source_and_publishes_its_tickets(tmp_path: Path) -> None:
+    """``serve`` on the installed type: ready after its first poll, its ticket counted."""
+    site = install(tmp_path / "site", "acme = acme_helpdesk_slo:build")
+    config = tmp_path / "helpdesk-slo.yml"
+    config.write_text(
+        config_text(f"  options:\n    tickets: [{json.dumps(TICKET)}]\n")
+        + "store: state.db\nslas:\n  first_response:\n    targets: {urgent: 1h}\n"
+    )
+    paths = [str(site), os.environ.get("PYTHONPATH", ""), str(Path(__file__).parents[2])]
+    port = free_port()
+    process = subprocess.Popen(
+        [*command(), "serve", "--config", str(config), "--web.listen-address", f"127.0.0.1:{port}"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        metrics = ""
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5):
+                    pass
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                    metrics = r.read().decode()
+                break
+            except OSError:
+                if process.poll() is not None:
+                    break
+                time.sleep(0.3)
+    finally:
+        process.terminate()
+        try:
+            _, stderr = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate(timeout=10)
+    assert 'helpdesk_up{source="acme"} 1.0' in metrics, stderr.decode(errors="replace")[-2000:]
+    assert 'helpdesk_tickets_open{priority="urgent",status="open"} 1.0' in metrics
+    assert b"Traceback" not in stderr
