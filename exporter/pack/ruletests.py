@@ -92,6 +92,7 @@ from exporter.pack.rules import (
     burn_alert,
     dump_yaml,
     events_name,
+    exact_decimal,
     exhausted_alert,
     exporter_group,
     format_window,
@@ -118,6 +119,9 @@ HORIZON = 12 * 60
 
 #: ``le`` bounds a gauge histogram of time to breach is written with (plus +Inf).
 BUCKETS = (*metrics.TIME_TO_BREACH_BUCKETS, float("inf"))
+#: SLOs with a larger ``imminent_tickets`` are left out of the tests in which tickets pile up
+#: one by one (they would need hours of series); the rule is the same for every k.
+MAX_PILE = 20
 #: Seconds left on the running clocks of the imminent-breach test.
 SECONDS_LEFT = 200.0
 
@@ -683,7 +687,8 @@ class _Builder:
                 (names.PERIOD_BUDGET_REMAINING, 1.0),
                 (names.OBJECTIVE, float(plan.objective)),
                 (names.ERROR_BUDGET, float(plan.budget)),
-                (names.TIME_PERIOD_DAYS, float(days)),
+                # recorded as written: exact, or to 4 significant digits (1h: 0.04167)
+                (names.TIME_PERIOD_DAYS, float(exact_decimal(days))),
             ):
                 group.samples(name + sel, check, [(series(name, plan.labels), value)])
             quiet = {"slo": plan.name, "service": plan.service}
@@ -1131,8 +1136,12 @@ class _Builder:
                 [open_(m) for m in range(group.minutes + 1)],
             )
 
-    def _lead_minutes(self) -> int:
-        return max(round(p.backlog_lead or 0) for p in self.timed) // MINUTE
+    def _lead_minutes(self, plans: Sequence[SloPlan] | None = None) -> int:
+        return max(round(p.backlog_lead or 0) for p in plans or self.timed) // MINUTE
+
+    def _piling_up(self) -> list[SloPlan]:
+        """The SLOs whose k is small enough for a test of tickets piling up one by one."""
+        return [p for p in self.timed if (p.backlog_imminent_tickets or 1) <= MAX_PILE]
 
     def _imminent_group(
         self,
@@ -1203,10 +1212,11 @@ class _Builder:
         for longer than the lead and the k-th still in time.  Agents come back, answer them
         all, and the page resolves.
         """
-        if not self.timed:
+        plans = self._piling_up()
+        if not plans:
             return None
-        lead = self._lead_minutes()
-        k = max(p.backlog_imminent_tickets or 1 for p in self.timed)
+        lead = self._lead_minutes(plans)
+        k = max(p.backlog_imminent_tickets or 1 for p in plans)
         first = 10 + lead + 5
         entries = [first] + [first + 2 * lead + 5 * i for i in range(1, k)]
         back = entries[-1] + 10
@@ -1228,17 +1238,19 @@ class _Builder:
             self._stopped(minutes, back),
             checks,
             pages=True,
+            plans=plans,
         )
 
     def sudden_stop(self) -> ScenarioGroup | None:
         """Replies stop while tickets keep coming: the lead fills and the page comes before any
         ticket is late."""
-        if not self.timed:
+        plans = self._piling_up()
+        if not plans:
             return None
-        lead = self._lead_minutes()
-        k = max(p.backlog_imminent_tickets or 1 for p in self.timed)
+        lead = self._lead_minutes(plans)
+        k = max(p.backlog_imminent_tickets or 1 for p in plans)
         first = 10 + lead + 5
-        minutes = first + lead + 30
+        minutes = first + 2 * k + lead + 10
 
         def within_lead(minute: int) -> float:
             return float(max(0, min(minute - first + 1, 2 * k + 2)))
@@ -1253,6 +1265,7 @@ class _Builder:
             self._stopped(minutes),
             checks,
             pages=True,
+            plans=plans,
         )
 
     def chance(self) -> ScenarioGroup | None:
@@ -1330,7 +1343,8 @@ class _Builder:
             minutes,
             within_lead,
             late,
-            list(range(minutes + 1)),  # a reply a minute all along
+            # answers all along, more in a lead time than the tickets in it
+            [m * -(-(2 * k + 2) // max(1, lead)) for m in range(minutes + 1)],
             (lead + 10, lead + 25, lead + 39),
             pages=False,
         )
