@@ -37,9 +37,11 @@ class Timeline:
     of changes are inserted in place, many at once trigger one re-sort.
     """
 
-    __slots__ = ("_added", "_at", "_ids", "_removed", "_times")
+    __slots__ = ("_added", "_at", "_ids", "_removed", "_times", "_total")
 
     def __init__(self) -> None:
+        #: sum of every instant, kept as they come and go (recomputed at each re-sort)
+        self._total = 0.0
         self._at: dict[str, float] = {}
         self._times: list[float] = []
         self._ids: list[str] = []
@@ -52,6 +54,7 @@ class Timeline:
     def add(self, ticket_id: str, instant: float) -> None:
         self.discard(ticket_id)
         self._at[ticket_id] = instant
+        self._total += instant
         if self._removed.get(ticket_id) == instant:
             del self._removed[ticket_id]  # back where it was: nothing to move
         else:
@@ -61,6 +64,7 @@ class Timeline:
         instant = self._at.pop(ticket_id, None)
         if instant is None:
             return
+        self._total -= instant
         if self._added.pop(ticket_id, None) is None:
             self._removed[ticket_id] = instant
 
@@ -84,6 +88,7 @@ class Timeline:
             ordered = sorted(self._at.items(), key=lambda item: (item[1], item[0]))
             self._ids = [ticket_id for ticket_id, _ in ordered]
             self._times = [instant for _, instant in ordered]
+            self._total = math.fsum(self._times)
         self._added.clear()
         self._removed.clear()
 
@@ -102,11 +107,17 @@ class Timeline:
         return self._times[0] if self._times else None
 
     def sum_from(self, instant: float) -> tuple[int, float]:
-        """Count and sum of ``t - instant`` over instants ``t >= instant``."""
+        """Count and sum of ``t - instant`` over instants ``t >= instant``.
+
+        From the running total less the (usually few) earlier instants, so a snapshot
+        does not add up every open ticket's instant.
+        """
         self._settle()
         index = bisect_left(self._times, instant)
         count = len(self._times) - index
-        return count, math.fsum(self._times[index:]) - count * instant
+        if index > count:  # mostly past: adding the rest is cheaper
+            return count, math.fsum(self._times[index:]) - count * instant
+        return count, max(0.0, self._total - math.fsum(self._times[:index]) - count * instant)
 
     def sum_all(self, instant: float) -> tuple[int, float]:
         """Count of every instant and sum of ``t - instant``, earlier instants counting 0."""
