@@ -57,7 +57,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -245,6 +245,42 @@ def measure_zendesk(changed: int, kind: str, directory: Path) -> Measure:
     )
 
 
+def second_poll(
+    name: str,
+    kind: str,
+    changed: int,
+    source: Source,
+    clock: SimulatedClock,
+    history: int,
+    change: Callable[[int, float], None],
+    log: Callable[[], Sequence[Any]],
+    minimum: int,
+    link_floor: int | None = None,
+) -> Measure:
+    """Read the history (not measured), ``change(i, at)`` the first ``changed`` tickets one
+    second apart, then measure the next poll from the fake's request ``log``."""
+    first = source.poll(None, clock.now)
+    assert len(first.tickets) == history, "the first poll must read the whole history"
+    change_at = clock.now + 1
+    for offset in range(changed):
+        change(offset, change_at + offset)
+    clock.now = change_at + changed + 120  # past any search index lag
+    before = len(log())
+    result, wall, waited = timed_poll(source, first.cursor, clock)
+    return Measure(
+        source=name,
+        kind=kind,
+        changed=changed,
+        requests=Counter(r.endpoint for r in log()[before:]),
+        minimum=minimum,
+        link_floor=link_floor,
+        returned=len(result.tickets),
+        problems=list(result.problems),
+        wall=wall,
+        waited=waited,
+    )
+
+
 # --- Zammad -------------------------------------------------------------------------------------
 
 
@@ -263,29 +299,18 @@ def measure_zammad(changed: int, kind: str, directory: Path) -> Measure:
             f"page_size: {ZAMMAD_PAGE}}}\n"
             "slas: {first_response: {targets: {urgent: 1h}}}\n"
         )
-        source = ZammadSource(config.source, clock=clock.time, sleep=clock.sleep)
-        first = source.poll(None, clock.now)
-        assert len(first.tickets) == len(ids), "the first poll must read the whole history"
-        change_at = clock.now + 1
-        for offset, number in enumerate(ids[:changed]):
-            sender = "Agent" if kind == "agent reply" else "Customer"
-            fake.article(number, change_at + offset, sender)
-        clock.now = change_at + changed + 120  # past the search index lag
-        before = len(fake.requests)
-        result, wall, waited = timed_poll(source, first.cursor, clock)
-        requests = Counter(r.endpoint for r in fake.requests[before:])
-    return Measure(
-        source="Zammad",
-        kind=kind,
-        changed=changed,
-        requests=requests,
-        minimum=bound(changed, ZAMMAD_PAGE),
-        link_floor=None,
-        returned=len(result.tickets),
-        problems=list(result.problems),
-        wall=wall,
-        waited=waited,
-    )
+        sender = "Agent" if kind == "agent reply" else "Customer"
+        return second_poll(
+            "Zammad",
+            kind,
+            changed,
+            ZammadSource(config.source, clock=clock.time, sleep=clock.sleep),
+            clock,
+            len(ids),
+            lambda i, at: fake.article(ids[i], at, sender),
+            lambda: fake.requests,
+            bound(changed, ZAMMAD_PAGE),
+        )
 
 
 # --- Jira Service Management --------------------------------------------------------------------
@@ -309,31 +334,18 @@ def measure_jira(changed: int, kind: str, directory: Path) -> Measure:
             f"token_file: '{token}', page_size: {JIRA_PAGE}}}\n"
             "slas: {first_response: {targets: {urgent: 1h}}}\n"
         )
-        source = JiraSource(config.source, clock=clock.time, sleep=clock.sleep)
-        first = source.poll(None, clock.now)
-        assert len(first.tickets) == len(keys), "the first poll must read the whole history"
-        change_at = clock.now + 1
-        for offset, key in enumerate(keys[:changed]):
-            if kind == "agent reply":
-                fake.comment(key, change_at + offset)
-            else:
-                fake.reply(key, change_at + offset)
-        clock.now = change_at + changed + 120
-        fake.clear_log()
-        result, wall, waited = timed_poll(source, first.cursor, clock)
-        requests = Counter(r.endpoint for r in fake.requests)
-    return Measure(
-        source="Jira",
-        kind=kind,
-        changed=changed,
-        requests=requests,
-        minimum=bound(changed, JIRA_PAGE),
-        link_floor=None,
-        returned=len(result.tickets),
-        problems=list(result.problems),
-        wall=wall,
-        waited=waited,
-    )
+        act = fake.comment if kind == "agent reply" else fake.reply
+        return second_poll(
+            "Jira",
+            kind,
+            changed,
+            JiraSource(config.source, clock=clock.time, sleep=clock.sleep),
+            clock,
+            len(keys),
+            lambda i, at: act(keys[i], at),
+            lambda: fake.requests,
+            bound(changed, JIRA_PAGE),
+        )
 
 
 # --- Intercom -----------------------------------------------------------------------------------
@@ -358,31 +370,19 @@ def measure_intercom(changed: int, kind: str, directory: Path) -> Measure:
             f"page_size: {INTERCOM_PAGE}}}\n"
             "slas: {first_response: {targets: {urgent: 1h}}}\n"
         )
-        source = IntercomSource(config.source, clock=clock.time, sleep=clock.sleep)
-        first = source.poll(None, clock.now)
-        assert len(first.tickets) == len(ids), "the first poll must read the whole history"
-        change_at = clock.now + 1
-        for offset, number in enumerate(ids[:changed]):
-            if kind == "agent reply":
-                fake.reply(number, change_at + offset)
-            else:
-                fake.customer_reply(number, change_at + offset)
-        clock.now = change_at + changed + 120
-        fake.clear_log()
-        result, wall, waited = timed_poll(source, first.cursor, clock)
-        requests = Counter(r.endpoint for r in fake.requests)
-    return Measure(
-        source="Intercom",
-        kind=kind,
-        changed=changed,
-        requests=requests,
-        minimum=bound(changed, INTERCOM_PAGE),
-        link_floor=max(1, math.ceil(changed / INTERCOM_PAGE)),
-        returned=len(result.tickets),
-        problems=list(result.problems),
-        wall=wall,
-        waited=waited,
-    )
+        act = fake.reply if kind == "agent reply" else fake.customer_reply
+        return second_poll(
+            "Intercom",
+            kind,
+            changed,
+            IntercomSource(config.source, clock=clock.time, sleep=clock.sleep),
+            clock,
+            len(ids),
+            lambda i, at: act(ids[i], at),
+            lambda: fake.requests,
+            bound(changed, INTERCOM_PAGE),
+            link_floor=max(1, math.ceil(changed / INTERCOM_PAGE)),
+        )
 
 
 def timed_poll(
