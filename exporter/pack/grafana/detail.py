@@ -60,10 +60,12 @@ from exporter.pack.rules import (
     Window,
     events_name,
     format_window,
+    le_matcher,
     number,
     plan_pack,
     quote,
     ratio_name,
+    selector,
 )
 
 
@@ -432,9 +434,9 @@ def _detail_times(dashboard: builders.Dashboard) -> None:
 QUEUE_BUCKETS = (0.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
 
 
-def _le(bound: float) -> str:
-    whole = int(bound)
-    return f'le=~"{whole}|{whole}\\\\.0"'
+def _bucket_of_selected(bucket: str, bound: float) -> str:
+    """One ``le`` bucket of ``bucket`` for the selected SLO (the rules' own ``le`` matcher)."""
+    return f"max({bucket}{selector({'slo': f'${SLO_VARIABLE}'}, le_matcher(bound))})"
 
 
 def _detail_queue(plan: PackPlan, dashboard: builders.Dashboard) -> None:
@@ -459,7 +461,7 @@ def _detail_queue(plan: PackPlan, dashboard: builders.Dashboard) -> None:
         legend = "past" if bound == 0 else f"within {format_window(round(bound))}"
         queue.with_target(
             _query(
-                f'max({bucket}{{slo="${SLO_VARIABLE}", {_le(bound)}}})',
+                _bucket_of_selected(bucket, bound),
                 legend,
                 ref=chr(ord("A") + index),
             )
@@ -469,7 +471,7 @@ def _detail_queue(plan: PackPlan, dashboard: builders.Dashboard) -> None:
     for name, lead in leads.items():
         groups.setdefault(lead, []).append(name)
     within = " or ".join(
-        f'(max({bucket}{{slo="${SLO_VARIABLE}", {_le(lead)}}}) and on() '
+        f"({_bucket_of_selected(bucket, lead)} and on() "
         f"{OBJECTIVE}{{slo=~{quote('|'.join(names))}, {_slo_selector(plan.service)}}})"
         for lead, names in sorted(groups.items())
     )
