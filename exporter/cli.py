@@ -469,6 +469,83 @@ def _apply_target(args: argparse.Namespace, where: str) -> Path:
     return path
 
 
+# --- report ------------------------------------------------------------------------------------
+
+#: what ``report --format`` writes when --out is not given (html: a file; the others: stdout)
+REPORT_DEFAULT_OUT = {"html": "report.html", "markdown": "-", "json": "-"}
+REPORT_EXTRA = "report needs matplotlib: pip install 'helpdesk-slo-exporter[report]'"
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    import importlib.util
+
+    from exporter.backfill import history_tickets
+    from exporter.config import default_config
+
+    if args.format != "json" and importlib.util.find_spec("matplotlib") is None:
+        raise CommandFailed(REPORT_EXTRA)
+    until = _parse_at(args.until)
+    start = _parse_since(args.since, until)
+    if start >= until:
+        raise UsageError(
+            f"--since {shorten(args.since, 40)} is not before --until {_iso(until)}: "
+            "the history runs from --since to --until"
+        )
+    target = args.out if args.out is not None else REPORT_DEFAULT_OUT[args.format]
+    out_path = None if target == "-" else _output_file(target, "--out")
+    if args.config is None:
+        config, where = default_config(), "the built-in demo"
+    else:
+        config, where = load_running_config(args.config), args.config
+    from exporter.report.document import build
+
+    started = time.monotonic()
+    _say(f"report: reading the history of {where} from {_iso(start)} to {_iso(until)}")
+    problems: list[str] = []
+    tickets = history_tickets(config, until - start, until, problems)
+    document, skipped = build(
+        config,
+        tickets,
+        start,
+        until,
+        where,
+        progress=lambda count: _say(f"report: {count} tickets read"),
+    )
+    for problem in [*problems, *skipped]:
+        _say(f"warning: skipped {problem}")
+    if document["tickets"] == 0:
+        raise CommandFailed(
+            f"no history to report on: no tickets created from {_iso(start)} to {_iso(until)} "
+            f"in the {config.source.type.value} source; give a longer --since, or an --until "
+            "inside the history"
+        )
+    _say(f"report: {document['tickets']} tickets replayed in {time.monotonic() - started:.1f}s")
+    if args.format == "json":
+        text = json.dumps(document, indent=2) + "\n"
+    else:
+        from exporter.report.charts import draw
+        from exporter.report.render import render_html, render_markdown
+
+        charts = draw(document)
+        render = render_html if args.format == "html" else render_markdown
+        text = render(document, charts)
+    if out_path is None:
+        out.write(text)
+    else:
+        tmp = out_path.with_name(out_path.name + ".tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(out_path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CommandFailed(f"--out {target}: cannot write: {exc.strerror or exc}") from None
+        _say(
+            f"wrote {target}: {args.format}, {len(text.encode()) // 1024} KiB, "
+            f"in {time.monotonic() - started:.1f}s"
+        )
+    return EXIT_OK
+
+
 # --- generate ----------------------------------------------------------------------------------
 
 
@@ -810,6 +887,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     suggest.add_argument("--force", action="store_true", help="overwrite an existing --apply OUT")
     suggest.set_defaults(handler=cmd_suggest)
+
+    report = commands.add_parser(
+        "report",
+        help="write the SLO review page (HTML, Markdown or JSON) from the history",
+        description="Replay the history as the exporter decides it and write the SLO review: "
+        "per SLA metric and priority, volume, p50/p90/p95 business time and met/breached per "
+        "week; per SLO, compliance per week against its objective and error budget burn-down "
+        "per window with the exhaustion forecast; breaches by weekday and hour, staffing gaps "
+        "(the backlog alert's facts), where resolution time goes, and the breached tickets "
+        "with links to the helpdesk.  HTML is one self-contained page (inline SVG charts); "
+        "Markdown has the same content; JSON is the document both are drawn from "
+        "(docs/report.md).",
+    )
+    report.add_argument("--config", metavar="FILE", help="default: the built-in demo helpdesk")
+    report.add_argument(
+        "--since",
+        default="90d",
+        metavar="DURATION|ISO8601",
+        help="history: tickets created since then (default 90d)",
+    )
+    report.add_argument(
+        "--until",
+        metavar="ISO8601",
+        help="end of the history, and the instant outcomes are decided at (default now)",
+    )
+    report.add_argument("--format", choices=("html", "markdown", "json"), default="html")
+    report.add_argument(
+        "--out",
+        metavar="FILE",
+        help="file to write, - for standard output (default: report.html for html, "
+        "standard output for markdown and json); an existing file is replaced",
+    )
+    report.set_defaults(handler=cmd_report)
 
     backfill = commands.add_parser(
         "backfill",

@@ -288,6 +288,11 @@ class SourceConfig(_Strict):
         default=None,
         description="a source installed from another package: its own settings, passed as given",
     )
+    ticket_url: str | None = Field(
+        default=None,
+        description="report: a ticket's page in the helpdesk, {id} standing for its id "
+        "(default: the agent page of the source type, from url)",
+    )
     #: ``file:line`` of ``token_file``/``token_env`` in the config, for :func:`read_secret`.
     _secret_at: str | None = PrivateAttr(default=None)
 
@@ -321,6 +326,18 @@ class SourceConfig(_Strict):
                 f"expected an http(s) URL such as https://acme.zendesk.com, got {value!r}"
             )
         return value.rstrip("/")
+
+    @field_validator("ticket_url")
+    @classmethod
+    def _ticket_url(cls, value: str | None) -> str | None:
+        if value is not None and (
+            "{id}" not in value or not re.match(r"^https?://[^\s/@]+", value)
+        ):
+            raise ValueError(
+                f"expected an http(s) URL holding {{id}}, such as "
+                f"https://help.example/tickets/{{id}}, got {shorten(value, 80)!r}"
+            )
+        return value
 
     @field_validator("token_env")
     @classmethod
