@@ -266,7 +266,8 @@ def _windows(
         if slo.calendar_window is None:
             begin = end - slo.window_seconds
         else:
-            begin = window_start(slo, end if end == until else end - 0.001, timezone)
+            # the window holding the last instant before `end`
+            begin = window_start(slo, end - 0.001, timezone)
         windows.append((max(begin, start), end))
         end = begin
     windows.reverse()
@@ -422,12 +423,14 @@ def _gaps(waits: list[tuple[float, float, str]], tickets: int, hold: float) -> l
 
 
 def _distribution(elapsed: list[float], target: float) -> list[dict[str, Any]]:
-    """Counts of first-reply times in :data:`DISTRIBUTION_BINS` bins up to twice ``target``,
-    and one bin for the rest (``le_seconds`` null)."""
+    """Counts of first-reply times in :data:`DISTRIBUTION_BINS` bins up to twice ``target``
+    (each bin holds the times up to and including its ``le_seconds``), and one bin for the
+    rest (``le_seconds`` null)."""
     width = 2 * target / DISTRIBUTION_BINS
     counts = [0] * (DISTRIBUTION_BINS + 1)
     for value in elapsed:
-        counts[min(int(value // width), DISTRIBUTION_BINS) if width > 0 else DISTRIBUTION_BINS] += 1
+        index = max(0, math.ceil(value / width) - 1) if width > 0 else DISTRIBUTION_BINS
+        counts[min(index, DISTRIBUTION_BINS)] += 1
     bins: list[dict[str, Any]] = [
         {"le_seconds": number(width * (i + 1)), "count": counts[i]}
         for i in range(DISTRIBUTION_BINS)
