@@ -29,6 +29,7 @@ Definitions (all times in business seconds of the SLA's calendar):
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -125,7 +126,16 @@ class _History:
 
 
 def _week(ts: float, zone: ZoneInfo) -> str:
-    year, week, _ = datetime.fromtimestamp(ts, UTC).astimezone(zone).date().isocalendar()
+    """The ISO week (``2026-W45``) of ``ts`` in ``zone``."""
+    # every UTC offset is a multiple of 15 minutes: a local date never changes inside a
+    # quarter hour of UTC, so the week is looked up once per quarter hour
+    return _week_of_quarter(int(ts // 900), zone)
+
+
+@functools.lru_cache(maxsize=65536)
+def _week_of_quarter(quarter: int, zone: ZoneInfo) -> str:
+    local = datetime.fromtimestamp(quarter * 900, UTC).astimezone(zone)
+    year, week, _ = local.date().isocalendar()
     return f"{year}-W{week:02d}"
 
 

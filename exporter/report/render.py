@@ -21,9 +21,9 @@ from exporter.units import format_duration
 #: (anchor, title) of every section, in the order both formats show them
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "SLOs at a glance"),
-    ("slas", "SLA metrics by priority"),
     ("compliance", "SLO compliance per week"),
     ("budget", "Error budget burn-down"),
+    ("slas", "SLA metrics by priority"),
     ("first-reply", "Time to first reply"),
     ("time-split", "Where resolution time goes"),
     ("heatmap", "Worst days and hours"),
