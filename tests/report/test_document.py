@@ -264,3 +264,23 @@ def test_gap_is_alerted_when_it_lasts_backlog_for(hold: float, alerted: bool) ->
 
 def _seconds(text: str) -> float:
     return parse_instant(text, "t").timestamp()
+
+
+def test_breakdown_by_channel_when_configured() -> None:
+    doc, _ = build(
+        config("exporter: {breakdown: {channel: [email, web]}}\n"),
+        tickets(),
+        ts("2026-11-02 00:00"),
+        ts("2026-11-16 00:00"),
+        "x",
+    )
+    rows = [(r["by"], r["value"], r["sla"], r["tickets"], r["met"], r["breached"])
+            for r in doc["breakdown"]]  # fmt: skip
+    assert rows == [
+        ("channel", "none", "first_response", 6, 5, 1),
+        ("channel", "none", "resolution", 6, 6, 0),
+    ]
+
+
+def test_no_breakdown_unless_configured(document: dict[str, Any]) -> None:
+    assert document["breakdown"] == []
