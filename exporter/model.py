@@ -51,6 +51,11 @@ class Rating(StrEnum):
     BAD = "bad"
 
 
+#: ``to`` of an ``assigned`` event that gave the ticket to a group (no agent yet).
+ASSIGNED_TO_GROUP = "group"
+#: ``to`` of an ``assigned`` event that gave the ticket to an agent (``None`` means the same).
+ASSIGNED_TO_AGENT = "agent"
+
 #: Statuses after which a ticket no longer waits on the support team.
 CLOSED_STATUSES = frozenset({"solved", "closed"})
 
@@ -60,7 +65,9 @@ class TicketEvent:
     """One thing that happened to a ticket.
 
     ``public``/``automated``/``author`` matter for agent replies only; ``to``
-    for status changes; ``rating`` for satisfaction ratings.
+    for status changes (the status) and assignments (:data:`ASSIGNED_TO_GROUP`
+    when only a group was assigned; ``None`` or ``agent`` for an agent);
+    ``rating`` for satisfaction ratings.
     """
 
     at: datetime

@@ -41,3 +41,25 @@ def installed_sources() -> dict[str, EntryPoint]:
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(entry.name, entry)
     return found
+
+
+#: The attribute a source's factory sets to ``True`` when its tickets carry ``assigned``
+#: events at the instants of the assignments (needed by ``start: assigned``).
+REPORTS_ASSIGNMENTS = "reports_assignments"
+
+
+def plugin_declares(name: str, capability: str) -> bool:
+    """Whether the installed source ``name`` declares ``capability``.
+
+    A capability is an attribute of the entry point's factory set to ``True``
+    (``build.reports_assignments = True``).  The factory is loaded to read it;
+    one that cannot be loaded declares nothing (building the source says why).
+    """
+    entry = installed_sources().get(name)
+    if entry is None:
+        return False
+    try:
+        factory = entry.load()
+    except Exception:  # the other package's import failed: building the source reports it
+        return False
+    return getattr(factory, capability, False) is True

@@ -121,6 +121,9 @@ def test_ticket_attributes_are_mapped(
         pytest.param(
             "101",
             [
+                # created in a group, with an owner: both assignments at creation
+                TicketEvent(utc("2026-11-02 08:00"), EventType.ASSIGNED, to="group"),
+                TicketEvent(utc("2026-11-02 08:00"), EventType.ASSIGNED),
                 TicketEvent(utc("2026-11-02 08:00:05"), EventType.AGENT_REPLY, automated=True),
                 TicketEvent(utc("2026-11-02 08:10"), EventType.AGENT_REPLY, public=False),
                 TicketEvent(utc("2026-11-02 08:20"), EventType.AGENT_REPLY),
@@ -134,6 +137,7 @@ def test_ticket_attributes_are_mapped(
         pytest.param(
             "102",
             [
+                TicketEvent(utc("2026-11-02 09:00"), EventType.ASSIGNED, to="group"),
                 TicketEvent(utc("2026-11-02 09:30"), EventType.AGENT_REPLY, public=False),
                 TicketEvent(utc("2026-11-02 10:00"), EventType.AGENT_REPLY),
                 TicketEvent(utc("2026-11-02 10:00"), EventType.STATUS, to="open"),

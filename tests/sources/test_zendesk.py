@@ -101,6 +101,8 @@ def _kind(event: TicketEvent) -> str:
         return f"status:{event.to}"
     if event.type is EventType.CSAT:
         return f"csat:{event.rating}"
+    if event.type is EventType.ASSIGNED and event.to is not None:
+        return f"assigned:{event.to}"
     return str(event.type)
 
 
@@ -442,6 +444,7 @@ def test_auto_acknowledgement_then_human_reply(tmp_path: Path) -> None:
 
     assert kinds(ticket) == [
         ("08:15:00", "status:new"),  # the request itself is no reply
+        ("08:15:00", "assigned:group"),  # created in a group's queue
         ("08:15:05", "agent_reply:auto"),  # trigger "Auto-reply: we received your request"
         ("08:15:05", "status:open"),
         ("08:20:00", "assigned"),
