@@ -207,6 +207,7 @@ def _choice(enum: type[_E], value: Any, where: str) -> _E:
 
 
 _EVENT_TYPES = {member.value: member for member in EventType}
+_ASSIGNED_TO = (None, ASSIGNED_TO_AGENT, ASSIGNED_TO_GROUP)
 _AUTHORS = {member.value: member for member in Author}
 _RATINGS = {member.value: member for member in Rating}
 
@@ -249,6 +250,8 @@ def _fast_event(record: Any) -> TicketEvent | None:
             return None
     elif event_type is EventType.STATUS and to is None:
         return None
+    elif event_type is EventType.ASSIGNED and to not in _ASSIGNED_TO:
+        return None
     return TicketEvent(at, event_type, public, automated, author, to, rating)
 
 
@@ -269,6 +272,11 @@ def _checked_event(record: Any, where: str) -> TicketEvent:
     to = _optional_str(record, "to", where)
     if event_type is EventType.STATUS and to is None:
         raise TicketFormatError(f"{where}.to: a status event needs the status it changes to")
+    if event_type is EventType.ASSIGNED and to not in _ASSIGNED_TO:
+        raise TicketFormatError(
+            f"{where}.to: an assignment is to {ASSIGNED_TO_AGENT!r} (the default) or "
+            f"{ASSIGNED_TO_GROUP!r}, got {to!r}"
+        )
     author_value = record.get("author") or Author.AGENT.value
     return TicketEvent(
         at=parse_instant(record.get("at"), f"{where}.at"),
