@@ -1395,7 +1395,9 @@ def _plugin_source_problems(source: SourceConfig) -> Iterator[tuple[Path_, str]]
             )
 
 
-def _start_problems(source: SourceConfig, metric: str, sla: SlaConfig) -> Iterator[tuple[Path_, str]]:
+def _start_problems(
+    source: SourceConfig, metric: str, sla: SlaConfig
+) -> Iterator[tuple[Path_, str]]:
     """``start: assigned`` needs our own clock and a source that reports assignment times."""
     where = ("slas", metric, "start")
     if sla.mode is SlaMode.NATIVE:

@@ -248,9 +248,9 @@ def _fast_event(record: Any) -> TicketEvent | None:
         rating = _RATINGS.get(record.get("rating"))  # type: ignore[arg-type]
         if rating is None:
             return None
-    elif event_type is EventType.STATUS and to is None:
-        return None
-    elif event_type is EventType.ASSIGNED and to not in _ASSIGNED_TO:
+    elif (event_type is EventType.STATUS and to is None) or (
+        event_type is EventType.ASSIGNED and to not in _ASSIGNED_TO
+    ):
         return None
     return TicketEvent(at, event_type, public, automated, author, to, rating)
 

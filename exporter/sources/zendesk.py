@@ -841,8 +841,8 @@ class _PollRun:
                 if last_status_at is None or update.at >= last_status_at:
                     last_status_at, status = update.at, to
             elif update.kind == "assigned":
-                to = ASSIGNED_TO_GROUP if update.fields.get("group") else None
-                add(TicketEvent(at, EventType.ASSIGNED, to=to))
+                whom = ASSIGNED_TO_GROUP if update.fields.get("group") else None
+                add(TicketEvent(at, EventType.ASSIGNED, to=whom))
             elif update.kind == "metric":
                 _apply_metric(native, source, update, at)
             elif update.kind == "rating" and not has_csat:
