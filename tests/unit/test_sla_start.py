@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from exporter.config import SlaStart, parse_config
+from exporter.engine import Plan, decide
 from exporter.model import Ticket
 from exporter.sla import ClockState, clock_status, clocks_for
 from exporter.slo import Evaluator, Result
@@ -262,3 +263,56 @@ def test_start_assigned_measures_less_than_start_created(
     (from_assignment,) = EVALUATOR.evaluate(t, at).slas["first_response"]
     assert created.elapsed_business_seconds == created_elapsed
     assert from_assignment.elapsed_business_seconds == assigned_elapsed
+
+
+SOURCES_ABLE = {
+    "zendesk": "{type: zendesk, url: 'https://a.zendesk.com', email: a@b.example, token_env: T}",
+    "jira": "{type: jira, url: 'https://a.atlassian.net', email: a@b.example, token_env: T}",
+    "zammad": "{type: zammad, url: 'https://zammad.example', token_env: T}",
+    "intercom": "{type: intercom, token_env: T}",
+    "demo": "{type: demo}",
+    "file": "{type: file, path: tickets.jsonl}",
+}
+
+
+@pytest.mark.parametrize("source", list(SOURCES_ABLE.values()), ids=list(SOURCES_ABLE))
+def test_start_assigned_is_accepted_for_sources_that_report_assignments(source: str) -> None:
+    text = OFFICE_CONFIG_FROM_ASSIGNMENT.replace(
+        "source: {type: file, path: tickets.jsonl}", f"source: {source}"
+    )
+    assert parse_config(text).slas["resolution"].start is SlaStart.ASSIGNED
+
+
+PLAN = Plan(CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("t", "unassigned", "unanswered"),
+    [
+        pytest.param(ticket("2026-11-02 08:00"), True, True, id="new-ticket"),
+        pytest.param(
+            ticket("2026-11-02 08:00", assigned("2026-11-02 08:30", to="group")),
+            True,
+            True,
+            id="in-a-group-queue-still-unassigned",
+        ),
+        pytest.param(
+            ticket("2026-11-02 08:00", assigned("2026-11-02 08:30")),
+            False,
+            True,
+            id="assigned-to-an-agent",
+        ),
+        pytest.param(
+            ticket("2026-11-02 08:00", reply("2026-11-02 08:30")),
+            True,
+            False,
+            id="answered-without-an-assignment",
+        ),
+    ],
+)
+def test_unassigned_and_unanswered_tickets_do_not_depend_on_the_clock_start(
+    t: Ticket, unassigned: bool, unanswered: bool
+) -> None:
+    now = ts("2026-11-02 10:00")
+    decision = decide(PLAN, t, now, now)
+    assert (decision.unassigned, decision.unanswered) == (unassigned, unanswered)
