@@ -304,7 +304,12 @@ class FakeZammad:
             self._history(ticket_id, when, "updated", "state", before, state)
 
     def assign(
-        self, ticket_id: int, at: Instant, *, owner_id: int | None = None, group_id: int | None = None
+        self,
+        ticket_id: int,
+        at: Instant,
+        *,
+        owner_id: int | None = None,
+        group_id: int | None = None,
     ) -> None:
         """An agent gives the ticket to an owner (``1`` is nobody) and/or another group."""
         when = instant(at)
@@ -317,7 +322,8 @@ class FakeZammad:
                 fields[f"{attribute}_id"] = value
                 self._history(ticket_id, when, "updated", attribute, None, None)
                 entry = self._tickets[ticket_id].history[-1]
-                entry.update(id_from=before, id_to=value, value_from=str(before), value_to=str(value))
+                entry.update(id_from=before, id_to=value)
+                entry.update(value_from=str(before), value_to=str(value))
             fields["updated_at"] = iso(when)
 
     def update(self, ticket_id: int, at: Instant | None = None, **values: Any) -> None:

@@ -774,9 +774,7 @@ def _assignments(ticket: Ticket) -> list[tuple[str, str | None]]:
 @pytest.mark.parametrize(
     ("script", "expected"),
     [
-        pytest.param(
-            lambda f: f.assign(500, at("09:00")), [("09:00", None)], id="to-a-teammate"
-        ),
+        pytest.param(lambda f: f.assign(500, at("09:00")), [("09:00", None)], id="to-a-teammate"),
         pytest.param(
             lambda f: f.assign(500, at("09:00"), team_id="5151"),
             [("09:00", "group")],

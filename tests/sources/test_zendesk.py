@@ -739,9 +739,7 @@ def _double_source(fake: FakeZendesk, tmp_path: Path) -> ZendeskSource:
     ("group_id", "script", "expected"),
     [
         pytest.param(None, lambda f, t: None, [], id="created-in-no-group-never-assigned"),
-        pytest.param(
-            360001234567, lambda f, t: None, [(0, "group")], id="created-in-a-group"
-        ),
+        pytest.param(360001234567, lambda f, t: None, [(0, "group")], id="created-in-a-group"),
         pytest.param(
             None,
             lambda f, t: f.assign_group(t, T0 - 2 * 3600, 360007654321),
