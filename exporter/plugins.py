@@ -10,7 +10,8 @@ point whose name is the ``source.type`` it serves and whose object is a
 The config accepts such a name as ``source.type`` (a built-in name always
 wins), and :func:`exporter.sources.build_source` loads the factory.  Entry
 points are looked up when a config is validated, so ``check`` refuses a type
-that no installed package provides.
+that no installed package provides.  A factory declares what its source can
+do with attributes (:data:`REPORTS_ASSIGNMENTS`), read by :func:`plugin_declares`.
 """
 
 from __future__ import annotations
