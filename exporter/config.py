@@ -1413,8 +1413,8 @@ def _start_problems(
             yield (
                 where,
                 f"the {kind.value} source (installed from another package) does not declare "
-                f"that its tickets carry "
-                f"assignment events (`{REPORTS_ASSIGNMENTS} = True` on its factory); "
+                f"that its tickets carry assignment events (`{REPORTS_ASSIGNMENTS} = True` on "
+                "its factory); "
                 "remove `start: assigned` or ask its maintainers to report assignments",
             )
     elif kind not in ASSIGNMENT_TYPES:
