@@ -678,7 +678,7 @@ class _PollRun:
                     events.append(TicketEvent(_at(at), EventType.STATUS, to=to))
                 elif name == "assignee":
                     if assigned_before is None:
-                        assigned_before = bool(item.get("from"))
+                        assigned_before = bool(item.get("from") or item.get("fromString"))
                     if item.get("to"):
                         events.append(TicketEvent(_at(at), EventType.ASSIGNED))
         if assigned_before or (assigned_before is None and _user_id(fields.get("assignee"))):
