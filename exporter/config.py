@@ -46,7 +46,13 @@ from pydantic import (
 from exporter.calendar import BusinessCalendar
 from exporter.labels import CHANNELS
 from exporter.model import Author, Priority
-from exporter.plugins import ENTRY_POINT_GROUP, PluginType, installed_sources
+from exporter.plugins import (
+    ENTRY_POINT_GROUP,
+    REPORTS_ASSIGNMENTS,
+    PluginType,
+    installed_sources,
+    plugin_declares,
+)
 from exporter.units import (
     Duration,
     DurationTooLong,
@@ -192,6 +198,17 @@ POLLED_TYPES = (
     SourceType.INTERCOM,
     SourceType.FILE,
     SourceType.DEMO,
+)
+#: The source types whose tickets carry ``assigned`` events (``start: assigned``).
+ASSIGNMENT_TYPES = frozenset(
+    {
+        SourceType.ZENDESK,
+        SourceType.JIRA,
+        SourceType.ZAMMAD,
+        SourceType.INTERCOM,
+        SourceType.DEMO,
+        SourceType.FILE,
+    }
 )
 _HTTP = frozenset(
     {
@@ -594,6 +611,13 @@ class SlaMode(StrEnum):
     NATIVE = "native"
 
 
+class SlaStart(StrEnum):
+    """When an SLA's clock starts: at the ticket's creation, or when it is first assigned."""
+
+    CREATED = "created"
+    ASSIGNED = "assigned"
+
+
 class SlaConfig(_Strict):
     """One SLA metric of the contract: its calendar and a target per priority."""
 
@@ -602,6 +626,10 @@ class SlaConfig(_Strict):
     mode: SlaMode = SlaMode.COMPUTED
     replies_count: tuple[Author, ...] = (Author.AGENT,)
     pause_statuses: frozenset[str] = frozenset({"pending", "on_hold"})
+    start: SlaStart = Field(
+        default=SlaStart.CREATED,
+        description="created, or assigned: the first assignment to an agent or a group",
+    )
 
     @field_validator("targets")
     @classmethod
@@ -1384,6 +1412,39 @@ def _plugin_source_problems(source: SourceConfig) -> Iterator[tuple[Path_, str]]
             )
 
 
+def _start_problems(
+    source: SourceConfig, metric: str, sla: SlaConfig
+) -> Iterator[tuple[Path_, str]]:
+    """``start: assigned`` needs our own clock and a source that reports assignment times."""
+    where = ("slas", metric, "start")
+    if sla.mode is SlaMode.NATIVE:
+        yield (
+            where,
+            f"mode: native takes the helpdesk's own {metric} clock, which starts where the "
+            "helpdesk starts it; remove `start: assigned` or use mode: computed",
+        )
+        return
+    kind = source.type
+    if isinstance(kind, PluginType):
+        if not plugin_declares(str(kind), REPORTS_ASSIGNMENTS):
+            yield (
+                where,
+                f"the {kind.value} source (installed from another package) does not declare "
+                f"that its tickets carry assignment events (`{REPORTS_ASSIGNMENTS} = True` on "
+                "its factory); "
+                "remove `start: assigned` or ask its maintainers to report assignments",
+            )
+    elif kind not in ASSIGNMENT_TYPES:
+        able = ", ".join(t.value for t in POLLED_TYPES if t in ASSIGNMENT_TYPES)
+        yield (
+            where,
+            f"a {kind.value} source cannot tell when a ticket was first assigned (its API keeps "
+            f"no assignment history), so the {metric} clock could never start; remove "
+            f"`start: assigned` (the clock then starts at creation) or use a source that can: "
+            f"{able}",
+        )
+
+
 def _semantic_problems(config: Config) -> Iterator[tuple[Path_, str]]:
     """Problems that span several sections (references, units per calendar)."""
     yield from _source_problems(config.source)
@@ -1421,6 +1482,8 @@ def _semantic_problems(config: Config) -> Iterator[tuple[Path_, str]]:
                     )
         if metric == "resolution" and sla.replies_count != (Author.AGENT,):
             yield ("slas", metric, "replies_count"), "only reply clocks count replies"
+        if sla.start is SlaStart.ASSIGNED:
+            yield from _start_problems(config.source, str(metric), sla)
     imported = config.sla_import
     if imported is not None:
         if imported.import_ != config.source.type.value:

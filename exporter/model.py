@@ -51,6 +51,11 @@ class Rating(StrEnum):
     BAD = "bad"
 
 
+#: ``to`` of an ``assigned`` event that gave the ticket to a group (no agent yet).
+ASSIGNED_TO_GROUP = "group"
+#: ``to`` of an ``assigned`` event that gave the ticket to an agent (``None`` means the same).
+ASSIGNED_TO_AGENT = "agent"
+
 #: Statuses after which a ticket no longer waits on the support team.
 CLOSED_STATUSES = frozenset({"solved", "closed"})
 
@@ -60,7 +65,9 @@ class TicketEvent:
     """One thing that happened to a ticket.
 
     ``public``/``automated``/``author`` matter for agent replies only; ``to``
-    for status changes; ``rating`` for satisfaction ratings.
+    for status changes (the status) and assignments (:data:`ASSIGNED_TO_GROUP`
+    when only a group was assigned; ``None`` or ``agent`` for an agent);
+    ``rating`` for satisfaction ratings.
     """
 
     at: datetime
@@ -200,6 +207,7 @@ def _choice(enum: type[_E], value: Any, where: str) -> _E:
 
 
 _EVENT_TYPES = {member.value: member for member in EventType}
+_ASSIGNED_TO = (None, ASSIGNED_TO_AGENT, ASSIGNED_TO_GROUP)
 _AUTHORS = {member.value: member for member in Author}
 _RATINGS = {member.value: member for member in Rating}
 
@@ -240,7 +248,9 @@ def _fast_event(record: Any) -> TicketEvent | None:
         rating = _RATINGS.get(record.get("rating"))  # type: ignore[arg-type]
         if rating is None:
             return None
-    elif event_type is EventType.STATUS and to is None:
+    elif (event_type is EventType.STATUS and to is None) or (
+        event_type is EventType.ASSIGNED and to not in _ASSIGNED_TO
+    ):
         return None
     return TicketEvent(at, event_type, public, automated, author, to, rating)
 
@@ -262,6 +272,11 @@ def _checked_event(record: Any, where: str) -> TicketEvent:
     to = _optional_str(record, "to", where)
     if event_type is EventType.STATUS and to is None:
         raise TicketFormatError(f"{where}.to: a status event needs the status it changes to")
+    if event_type is EventType.ASSIGNED and to not in _ASSIGNED_TO:
+        raise TicketFormatError(
+            f"{where}.to: an assignment is to {ASSIGNED_TO_AGENT!r} (the default) or "
+            f"{ASSIGNED_TO_GROUP!r}, got {to!r}"
+        )
     author_value = record.get("author") or Author.AGENT.value
     return TicketEvent(
         at=parse_instant(record.get("at"), f"{where}.at"),

@@ -10,7 +10,8 @@ point whose name is the ``source.type`` it serves and whose object is a
 The config accepts such a name as ``source.type`` (a built-in name always
 wins), and :func:`exporter.sources.build_source` loads the factory.  Entry
 points are looked up when a config is validated, so ``check`` refuses a type
-that no installed package provides.
+that no installed package provides.  A factory declares what its source can
+do with attributes (:data:`REPORTS_ASSIGNMENTS`), read by :func:`plugin_declares`.
 """
 
 from __future__ import annotations
@@ -41,3 +42,25 @@ def installed_sources() -> dict[str, EntryPoint]:
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(entry.name, entry)
     return found
+
+
+#: The attribute a source's factory sets to ``True`` when its tickets carry ``assigned``
+#: events at the instants of the assignments (needed by ``start: assigned``).
+REPORTS_ASSIGNMENTS = "reports_assignments"
+
+
+def plugin_declares(name: str, capability: str) -> bool:
+    """Whether the installed source ``name`` declares ``capability``.
+
+    A capability is an attribute of the entry point's factory set to ``True``
+    (``build.reports_assignments = True``).  The factory is loaded to read it;
+    one that cannot be loaded declares nothing (building the source says why).
+    """
+    entry = installed_sources().get(name)
+    if entry is None:
+        return False
+    try:
+        factory = entry.load()
+    except Exception:  # the other package's import failed: building the source reports it
+        return False
+    return getattr(factory, capability, False) is True

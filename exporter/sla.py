@@ -15,6 +15,11 @@ Rules (see docs/design.md, "Clocks"):
   agent reply; a cycle stops at the next counted agent reply or at a solve.
 * ``resolution`` starts at creation, pauses while the status is one of the
   SLA's ``pause_statuses``, stops when solved; a reopen resumes it.
+* With ``start: assigned`` (``from_assignment``) a clock starts when the ticket
+  is taken in hand (:func:`taken_at`): its first assignment to an agent or a
+  group, or an earlier counted agent reply (an implicit assignment) or solve.
+  A ticket not taken yet has no clock.  ``next_response`` is unchanged: its
+  cycles follow a counted agent reply, which has already taken the ticket.
 
 All instants here are POSIX seconds (floats); events after ``at`` are ignored.
 A clock that stops exactly at its deadline has met it.
@@ -120,11 +125,36 @@ def _events_until(ticket: Ticket, at: float) -> Iterable[tuple[float, TicketEven
         yield ts, event
 
 
+def taken_at(ticket: Ticket, at: float, replies_count: Collection[Author]) -> float | None:
+    """When the ticket was taken in hand, as of ``at``; ``None`` while it waits in no one's queue.
+
+    That is the first ``assigned`` event (to an agent or a group), unless a
+    counted agent reply or a solve came first: an agent who answers an
+    unassigned ticket has taken it, and a solved ticket waits on no one.
+    """
+    created = ticket.created_at.timestamp()
+    if created > at:
+        return None
+    for ts, event in _events_until(ticket, at):
+        if event.type is EventType.ASSIGNED or _counts(event, replies_count) or _is_solve(event):
+            return max(ts, created)
+    return None
+
+
+def _clock_start(
+    ticket: Ticket, at: float, replies_count: Collection[Author], from_assignment: bool
+) -> float | None:
+    if from_assignment:
+        return taken_at(ticket, at, replies_count)
+    created = ticket.created_at.timestamp()
+    return None if created > at else created
+
+
 def first_response_clock(
-    ticket: Ticket, at: float, replies_count: Collection[Author]
+    ticket: Ticket, at: float, replies_count: Collection[Author], from_assignment: bool = False
 ) -> Clock | None:
-    start = ticket.created_at.timestamp()
-    if start > at:
+    start = _clock_start(ticket, at, replies_count, from_assignment)
+    if start is None:
         return None
     for ts, event in _events_until(ticket, at):
         if _counts(event, replies_count) or _is_solve(event):
@@ -167,10 +197,19 @@ def next_response_clocks(
     return clocks
 
 
-def resolution_clock(ticket: Ticket, at: float, pause_statuses: Collection[str]) -> Clock | None:
+def resolution_clock(
+    ticket: Ticket, at: float, pause_statuses: Collection[str], from_assignment: bool = False
+) -> Clock | None:
     start = ticket.created_at.timestamp()
     if start > at:
         return None
+    if from_assignment:
+        taken = taken_at(ticket, at, (Author.AGENT,))
+        if taken is None:
+            return None
+        clock = resolution_clock(ticket, at, pause_statuses)
+        assert clock is not None
+        return _from(clock, taken)
     segments: list[tuple[float, float | None]] = []
     stops: list[float] = []
     running_since: float | None = start
@@ -211,6 +250,20 @@ def resolution_clock(ticket: Ticket, at: float, pause_statuses: Collection[str])
     if running_since is not None:
         segments.append((running_since, None))
     return Clock(RESOLUTION, 0, start, tuple(segments), tuple(stops), solved, paused)
+
+
+def _from(clock: Clock, start: float) -> Clock:
+    """``clock`` as if it had started at ``start``: the time it ran before is dropped.
+
+    The pauses before ``start`` still count: a ticket put on hold before it was
+    assigned starts paused.
+    """
+    segments = tuple(
+        (max(begin, start), end) for begin, end in clock.segments if end is None or end >= start
+    )
+    return Clock(
+        clock.metric, clock.cycle, start, segments, clock.stops, clock.stopped, clock.paused
+    )
 
 
 def elapsed_until(clock: Clock, calendar: BusinessCalendar, until: float) -> float:
@@ -321,15 +374,21 @@ def clocks_for(
     at: float,
     replies_count: Collection[Author] = (Author.AGENT,),
     pause_statuses: Collection[str] = ("pending", "on_hold"),
+    from_assignment: bool = False,
 ) -> Sequence[Clock]:
-    """Every cycle of one SLA metric for a ticket, as of ``at``."""
+    """Every cycle of one SLA metric for a ticket, as of ``at``.
+
+    ``from_assignment`` (``start: assigned``) starts the clock when the ticket
+    is taken in hand (:func:`taken_at`) instead of at its creation.
+    """
     if metric == FIRST_RESPONSE:
-        clock = first_response_clock(ticket, at, replies_count)
+        clock = first_response_clock(ticket, at, replies_count, from_assignment)
         return [clock] if clock is not None else []
     if metric == NEXT_RESPONSE:
+        # its cycles begin after a counted agent reply, which has taken the ticket already
         return next_response_clocks(ticket, at, replies_count)
     if metric == RESOLUTION:
-        clock = resolution_clock(ticket, at, pause_statuses)
+        clock = resolution_clock(ticket, at, pause_statuses, from_assignment)
         return [clock] if clock is not None else []
     raise ValueError(f"unknown SLA metric {metric!r}")
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from exporter.calendar import BusinessCalendar
-from exporter.config import ALWAYS, Config, SlaConfig, SloConfig, SloKind
+from exporter.config import ALWAYS, Config, SlaConfig, SlaStart, SloConfig, SloKind
 from exporter.model import EventType, Rating, Ticket
 from exporter.sla import (
     Clock,
@@ -205,6 +205,7 @@ class Evaluator:
                 at,
                 replies_count=sla.replies_count,
                 pause_statuses=sla.pause_statuses,
+                from_assignment=sla.start is SlaStart.ASSIGNED,
             )
         )
 

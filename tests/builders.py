@@ -42,6 +42,11 @@ def status(at: str, to: str) -> dict[str, Any]:
     return {"at": iso(at), "type": "status", "to": to}
 
 
+def assigned(at: str, to: str | None = None) -> dict[str, Any]:
+    """An assignment to an agent, or to a group with ``to="group"``."""
+    return {"at": iso(at), "type": "assigned", **({"to": to} if to else {})}
+
+
 def solved(at: str) -> dict[str, Any]:
     return {"at": iso(at), "type": "solved"}
 
@@ -113,3 +118,9 @@ slos:
 
 def office_config(extra: str = "") -> Config:
     return parse_config(OFFICE_CONFIG + extra)
+
+
+#: :data:`OFFICE_CONFIG` with ``start: assigned`` on every SLA.
+OFFICE_CONFIG_FROM_ASSIGNMENT = OFFICE_CONFIG.replace(
+    "    calendar: office\n", "    calendar: office\n    start: assigned\n"
+)

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from sys import intern
 
 from exporter.calendar import BusinessCalendar
-from exporter.config import Config, SlaConfig, SlaMode, SloKind
+from exporter.config import Config, SlaConfig, SlaMode, SlaStart, SloKind
 from exporter.engine.facts import CsatRow, SlaOutcomeRow, SlaStopRow, SloOutcomeRow, SolveRow
 from exporter.labels import channel_label, status_label
 from exporter.model import (
+    ASSIGNED_TO_GROUP,
     CLOSED_STATUSES,
     PRIORITIES,
     Author,
@@ -171,7 +172,8 @@ def decide(plan: Plan, ticket: Ticket, now: float, horizon: float) -> Decision:
         if at > now:
             break
         if kind is EventType.ASSIGNED:
-            assigned = True
+            # a group alone does not make someone work on it: the ticket stays unassigned
+            assigned = assigned or event.to != ASSIGNED_TO_GROUP
         elif not solved and is_solve(event):
             solves.append(SolveRow(ticket_id, priority, channel, at))
             solved = True
@@ -324,7 +326,8 @@ def decide(plan: Plan, ticket: Ticket, now: float, horizon: float) -> Decision:
 
     if is_open:
         first = clocks.get(FIRST_RESPONSE)
-        if first is None:
+        if first is None or plan.slas[FIRST_RESPONSE].start is not SlaStart.CREATED:
+            # unanswered since creation, whenever the SLA's clock starts
             reply_clock = first_response_clock(ticket, now, plan.reply_authors)
             first = [reply_clock] if reply_clock is not None else []
         unanswered = bool(first) and not first[0].stopped

@@ -28,6 +28,7 @@ from exporter.config import (
     DEFAULT_LISTEN_PORT,
     CalendarConfig,
     Config,
+    SlaStart,
     SloConfig,
     SloKind,
 )
@@ -324,6 +325,9 @@ def _slo_context(config: Config, pack: PackPlan, plan: SloPlan) -> dict[str, Any
         "sla_name": sla_name,
         "sla_meaning": sla_meaning,
         "pause_statuses": sorted(sla.pause_statuses) if sla is not None else [],
+        "starts_at_assignment": sla is not None
+        and sla.start is SlaStart.ASSIGNED
+        and slo.sla != "next_response",
         "calendar": calendar,
         "threshold": _threshold_text(slo),
         "threshold_rows": _threshold_rows(config, slo),

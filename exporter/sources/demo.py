@@ -10,7 +10,9 @@ The whole ticket history is a pure function of ``(seed, time)``:
   and always comes out the same.
 * **Timelines.** A ticket's whole life is decided when it is generated: an
   auto-acknowledgement seconds after creation (email, web), sometimes an AI
-  agent answering first (web, chat), an assignment, sometimes an internal
+  agent answering first (web, chat), an assignment to an agent of the
+  ticket's group 10-60% of the way to the first human reply (so clocks with
+  ``start: assigned`` run shorter than those from creation), sometimes an internal
   note, the first human reply after a priority-dependent amount of *staffed*
   work time, then rounds of "pending -> customer replies -> next reply", a
   solve, sometimes a reopen, and sometimes a satisfaction rating (mostly good,

@@ -41,8 +41,13 @@ names.  Brand and type are not set.
   (Fin, Operator, workflows): an AI-agent reply, which stops a clock only when
   the SLA's ``replies_count`` includes ``ai_agent``;
 * ``note``: an internal note (never stops a clock);
-* ``assignment`` and ``default_assignment``: an assignment (with a body, also
-  a public reply by its author);
+* ``assignment``, ``default_assignment``, ``away_mode_assignment``,
+  ``assign_and_reopen`` and ``assign_and_unsnooze``: an assignment to the
+  ``assigned_to`` teammate or team (none when it is ``nobody_admin``, id
+  ``0``: an unassignment); the last two also open the conversation; with a
+  body, also a public reply by its author.  ``statistics.first_assignment_at``
+  is an assignment too when no earlier part says so (the parts are capped at
+  500);
 * ``close``: status ``closed`` (mapped); ``open``, ``unsnoozed`` and
   ``timer_unsnooze``: status ``open``; ``snoozed``: status ``snoozed`` (mapped);
   a body on any of them is also a public reply by its author;
@@ -93,6 +98,7 @@ from typing import Any
 
 from exporter.config import DEFAULT_URLS, Config, ConfigError, SourceConfig, SourceType, read_secret
 from exporter.model import (
+    ASSIGNED_TO_GROUP,
     EARLIEST,
     LATEST,
     Author,
@@ -145,7 +151,17 @@ CHANNELS: Mapping[str, str] = {
 #: Authors who are the customer.
 CONTACT_AUTHORS = frozenset({"user", "lead", "contact"})
 #: Part types that assign the conversation.
-ASSIGNMENTS = frozenset({"assignment", "default_assignment"})
+ASSIGNMENTS = frozenset(
+    {
+        "assignment",
+        "default_assignment",
+        "assign_and_reopen",
+        "assign_and_unsnooze",
+        "away_mode_assignment",
+    }
+)
+#: Assignment part types that also open the conversation again.
+ASSIGN_AND_OPEN = frozenset({"assign_and_reopen", "assign_and_unsnooze"})
 #: Part types that open the conversation again (``state`` ``open``).
 OPENING = frozenset({"open", "unsnoozed", "timer_unsnooze"})
 #: ``conversation_rating.rating`` from this value on is good (Intercom rates 1..5).
@@ -371,14 +387,25 @@ class IntercomSource(IncrementalSource):
             elif kind == "note":
                 events.append(TicketEvent(at, EventType.AGENT_REPLY, public=False))
             elif kind in ASSIGNMENTS:
-                events.append(TicketEvent(at, EventType.ASSIGNED))
+                assigned = _assignment(part.get("assigned_to"), at)
+                if assigned is not None:
+                    events.append(assigned)
                 if has_body:
                     self._append_reply(events, author, at)
+                if kind in ASSIGN_AND_OPEN and state != "open":
+                    state = "open"
+                    events.append(TicketEvent(at, EventType.STATUS, to=self.map_status("open")))
             elif kind == "close" or kind == "snoozed" or kind in OPENING:
                 if has_body:
                     self._append_reply(events, author, at)
                 state = "closed" if kind == "close" else "snoozed" if kind == "snoozed" else "open"
                 events.append(TicketEvent(at, EventType.STATUS, to=self.map_status(state)))
+        first_assignment = _seconds(_mapping(raw.get("statistics")).get("first_assignment_at"))
+        if first_assignment is not None and not any(
+            e.type is EventType.ASSIGNED and e.at.timestamp() <= first_assignment for e in events
+        ):
+            # the parts are capped at 500: the statistics still know the first assignment
+            events.append(TicketEvent(_at(max(first_assignment, created)), EventType.ASSIGNED))
         rating = raw.get("conversation_rating")
         if isinstance(rating, Mapping):
             value, rated = rating.get("rating"), _seconds(rating.get("created_at"))
@@ -412,6 +439,21 @@ class IntercomSource(IncrementalSource):
         return TicketEvent(
             at, EventType.AGENT_REPLY, author=Author.AI_AGENT if ai else Author.AGENT
         )
+
+
+def _assignment(assigned_to: Any, at: datetime) -> TicketEvent | None:
+    """The ``assigned`` event of an assignment part; ``None`` when it unassigns.
+
+    ``assigned_to`` names a ``team`` (a group) or an ``admin``; ``nobody_admin``
+    or id ``0`` is Intercom's "unassigned".  Without it the part still assigns
+    (to a teammate, as older API versions leave it out).
+    """
+    if not isinstance(assigned_to, Mapping):
+        return TicketEvent(at, EventType.ASSIGNED)
+    if assigned_to.get("type") == "nobody_admin" or _id(assigned_to.get("id")) in (None, "0"):
+        return None
+    to = ASSIGNED_TO_GROUP if assigned_to.get("type") == "team" else None
+    return TicketEvent(at, EventType.ASSIGNED, to=to)
 
 
 class _PollRun:

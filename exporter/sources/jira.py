@@ -56,7 +56,11 @@ logged once.  Events:
   Center) is an AI agent's reply;
 * any other comment is an agent reply, public or internal as Jira says;
 * a changelog ``status`` item is a status change to the mapped status; an
-  ``assignee`` item that sets someone is an assignment.
+  ``assignee`` item that sets someone is an assignment.  The changelog holds
+  changes only: an issue created with an assignee (its first ``assignee``
+  item has a ``from``, or it has none and the issue has an assignee) was
+  assigned at its creation.  Jira has no groups: ``start: assigned`` waits
+  for a person.
 
 **Native clocks** (``mode: native``): the request's SLAs named in
 ``source.sla_names`` (by default ``Time to first response`` for
@@ -643,6 +647,7 @@ class _PollRun:
         return values
 
     def _changes(self, key: str, issue: Mapping[str, Any]) -> list[TicketEvent]:
+        fields = _fields(issue)
         changelog = _mapping(issue.get("changelog"))
         histories = [h for h in changelog.get("histories") or [] if isinstance(h, Mapping)]
         total = changelog.get("total")
@@ -655,10 +660,15 @@ class _PollRun:
                     "status changes before those are not seen"
                 )
         events: list[TicketEvent] = []
-        for history in histories:
+        #: whether the first change of the assignee found someone already assigned
+        assigned_before: bool | None = None
+        ordered = sorted(
+            (h for h in histories if _instant(h.get("created")) is not None),
+            key=lambda h: _instant(h.get("created")) or 0.0,
+        )
+        for history in ordered:
             at = _instant(history.get("created"))
-            if at is None:
-                continue
+            assert at is not None
             for item in history.get("items") or []:
                 if not isinstance(item, Mapping):
                     continue
@@ -666,8 +676,16 @@ class _PollRun:
                 if name == "status":
                     to = self.source.map_status(item.get("toString"))
                     events.append(TicketEvent(_at(at), EventType.STATUS, to=to))
-                elif name == "assignee" and item.get("to"):
-                    events.append(TicketEvent(_at(at), EventType.ASSIGNED))
+                elif name == "assignee":
+                    if assigned_before is None:
+                        assigned_before = bool(item.get("from") or item.get("fromString"))
+                    if item.get("to"):
+                        events.append(TicketEvent(_at(at), EventType.ASSIGNED))
+        if assigned_before or (assigned_before is None and _user_id(fields.get("assignee"))):
+            # the changelog records changes only: someone was assigned when it was created
+            created = _instant(fields.get("created"))
+            if created is not None:
+                events.append(TicketEvent(_at(created), EventType.ASSIGNED))
         return events
 
     def _full_changelog(self, key: str) -> list[Mapping[str, Any]]:

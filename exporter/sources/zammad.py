@@ -56,7 +56,13 @@ Agent, Customer, System (Zammad's fixed ids).
 
 **History -> status events.**  Each ``updated`` entry of the ``state``
 attribute is a ``status`` event to its mapped ``value_to`` at its
-``created_at``.
+``created_at``.  Each one of the ``owner`` or ``group`` attribute whose
+``id_to`` names someone (owner ``1`` is nobody) is an assignment, to an agent
+or to a group.  The history records changes only: the owner and the group a
+ticket had when it was created (the ``id_from`` of the first change, or the
+ticket's own ``owner_id``/``group_id`` when none changed) are assignments at
+its creation.  Zammad gives every ticket a group, so there ``start:
+assigned`` starts at creation; this source reads no more for it.
 
 **Native clocks** (``mode: native``), from the ticket's escalation fields:
 
@@ -110,7 +116,15 @@ import requests
 from requests.auth import AuthBase
 
 from exporter.config import Config, ConfigError, SourceConfig, read_secret
-from exporter.model import Author, EventType, NativeClock, Priority, Ticket, TicketEvent
+from exporter.model import (
+    ASSIGNED_TO_GROUP,
+    Author,
+    EventType,
+    NativeClock,
+    Priority,
+    Ticket,
+    TicketEvent,
+)
 from exporter.sla import next_response_clocks
 from exporter.sources.base import PollResult, SourceError
 from exporter.sources.http import HelpdeskClient, PollBudgetSpent
@@ -156,6 +170,8 @@ SENDERS: Mapping[int, str] = {1: "Agent", 2: "Customer", 3: "System"}
 NOTE_TYPE = "note"
 #: ``owner_id`` of Zammad's placeholder user "-": the ticket has no owner.
 NOBODY = "1"
+#: History attributes that assign a ticket -> ``to`` of the ``assigned`` event.
+ASSIGNING = {"owner": None, "group": ASSIGNED_TO_GROUP}
 #: Statuses in which Zammad suspends escalation (its default pending states).
 NATIVE_PAUSED = frozenset({"pending", "on_hold"})
 
@@ -481,18 +497,39 @@ class _PollRun:
             event = source.article_event(article)
             if event is not None:
                 events.append(event)
-        for entry in history:
-            if not isinstance(entry, Mapping) or entry.get("attribute") != "state":
+        #: owner/group -> whether its first change found one already set at creation
+        set_before: dict[str, bool] = {}
+        for entry in sorted(
+            (e for e in history if isinstance(e, Mapping)),
+            key=lambda e: (_instant(e.get("created_at")) or 0.0, _int(e.get("id")) or 0),
+        ):
+            attribute = entry.get("attribute")
+            if attribute not in ("state", *ASSIGNING):
                 continue
             if entry.get("type") != "updated" or entry.get("object") != "Ticket":
                 continue
             at = _instant(entry.get("created_at"))
             if at is None:
                 continue
-            to = source.map_status(entry.get("value_to"))
-            events.append(TicketEvent(datetime.fromtimestamp(at, UTC), EventType.STATUS, to=to))
-        events.sort(key=lambda e: e.at)
+            when = datetime.fromtimestamp(at, UTC)
+            if attribute == "state":
+                to = source.map_status(entry.get("value_to"))
+                events.append(TicketEvent(when, EventType.STATUS, to=to))
+                continue
+            assert isinstance(attribute, str)
+            set_before.setdefault(attribute, _assigns(attribute, entry.get("id_from")))
+            if _assigns(attribute, entry.get("id_to")):
+                events.append(TicketEvent(when, EventType.ASSIGNED, to=ASSIGNING[attribute]))
         owner = _id(raw.get("owner_id"))
+        for attribute, now_set in (
+            ("group", _assigns("group", raw.get("group_id")) or bool(_text(raw.get("group")))),
+            ("owner", _assigns("owner", owner)),
+        ):
+            # the history records changes only: what the ticket had when it was created
+            if set_before.get(attribute, now_set):
+                at_creation = datetime.fromtimestamp(created, UTC)
+                events.append(TicketEvent(at_creation, EventType.ASSIGNED, to=ASSIGNING[attribute]))
+        events.sort(key=lambda e: e.at)
         kind = raw.get("type")
         group = raw.get("group")
         return Ticket(
@@ -517,6 +554,13 @@ class _PollRun:
             native = native_clocks(self.raw[ticket_id], ticket, previous.get(ticket_id))
             tickets.append(replace(ticket, native=native))
         return tickets
+
+
+def _assigns(attribute: str, value: Any) -> bool:
+    """Whether an ``owner``/``group`` id names someone (owner ``1`` is nobody)."""
+    if attribute == "owner":
+        return _id(value) not in (None, NOBODY)
+    return _id(value) is not None
 
 
 # --- native clocks ----------------------------------------------------------------------------

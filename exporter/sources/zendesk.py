@@ -11,7 +11,8 @@ is more to read):
 * ``GET /api/v2/incremental/ticket_events.json?include=comment_events`` --
   ticket updates (time-based: ``start_time``, ``end_time``,
   ``end_of_stream``): comments and ``Create``/``Change`` child events of the
-  ``status`` and ``assignee_id`` fields.
+  ``status``, ``assignee_id`` and ``group_id`` fields (a ticket's
+  assignments to an agent or a group, for ``start: assigned``).
 * ``GET /api/v2/incremental/ticket_metric_events.json`` -- Zendesk's own SLA
   clocks for ``mode: native`` (time-based like the ticket events).
 * ``GET /api/v2/satisfaction_ratings.json?score=received`` -- good and bad
@@ -99,6 +100,7 @@ from typing import Any
 
 from exporter.config import Config, ConfigError, SlaMode, SourceConfig, read_secret
 from exporter.model import (
+    ASSIGNED_TO_GROUP,
     Author,
     EventType,
     NativeClock,
@@ -723,6 +725,9 @@ class _PollRun:
                         self.add(Update(ticket, "status", child_at, child_id, {"to": value}))
                     elif name == "assignee_id" and _id(value) is not None:
                         self.add(Update(ticket, "assigned", child_at, child_id, {"to": _id(value)}))
+                    elif name == "group_id" and _id(value) is not None:
+                        fields = {"to": _id(value), "group": True}
+                        self.add(Update(ticket, "assigned", child_at, child_id, fields))
 
     def _metric_event(self, item: Mapping[str, Any], where: str) -> None:
         ticket = _id(item.get("ticket_id"))
@@ -836,7 +841,8 @@ class _PollRun:
                 if last_status_at is None or update.at >= last_status_at:
                     last_status_at, status = update.at, to
             elif update.kind == "assigned":
-                add(TicketEvent(at, EventType.ASSIGNED))
+                whom = ASSIGNED_TO_GROUP if update.fields.get("group") else None
+                add(TicketEvent(at, EventType.ASSIGNED, to=whom))
             elif update.kind == "metric":
                 _apply_metric(native, source, update, at)
             elif update.kind == "rating" and not has_csat:
@@ -1071,7 +1077,7 @@ def _changes(child: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """
     if isinstance(child.get("field_name"), str):
         return [(child["field_name"], child.get("value"))]
-    return [(name, child[name]) for name in ("status", "assignee_id") if name in child]
+    return [(name, child[name]) for name in ("status", "assignee_id", "group_id") if name in child]
 
 
 def _remember(target: dict[str, str], new: Mapping[str, str]) -> None:

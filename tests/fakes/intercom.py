@@ -90,6 +90,8 @@ class Part:
     author_type: str
     author_id: str
     body: str | None
+    #: whom an assignment part gave the conversation to (``{"type": "team", "id": ...}``)
+    assigned_to: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         names = {"admin": "Ann Agent", "bot": "Fin", "user": "Casey Customer"}
@@ -101,7 +103,7 @@ class Part:
             "created_at": self.created_at,
             "updated_at": self.created_at,
             "notified_at": self.created_at,
-            "assigned_to": None,
+            "assigned_to": self.assigned_to,
             "author": {
                 "id": self.author_id,
                 "type": self.author_type,
@@ -146,7 +148,11 @@ class FakeConversation:
             return max(times) if times else None
 
         closes = [p.created_at for p in self.parts if p.part_type == "close"]
-        assignments = [p.created_at for p in self.parts if p.part_type == "assignment"]
+        assignments = [
+            p.created_at
+            for p in self.parts
+            if p.assigned_to is not None and p.assigned_to["type"] != "nobody_admin"
+        ]
         first_admin = first("comment", ("admin",))
         return {
             "type": "conversation_statistics",
@@ -425,10 +431,32 @@ class FakeIntercom:
             conversation.state = "open"
             conversation.snoozed_until = None
 
-    def assign(self, conversation_id: int, at: Instant, admin_id: int = int(ADMIN_ID)) -> None:
-        self._part(conversation_id, at, "assignment", "admin", ADMIN_ID, None)
+    def assign(
+        self,
+        conversation_id: int,
+        at: Instant,
+        admin_id: int = int(ADMIN_ID),
+        *,
+        team_id: str | None = None,
+        kind: str = "assignment",
+    ) -> None:
+        """An assignment part of type ``kind``: to ``team_id`` when given, else to ``admin_id``
+        (``0`` is nobody, Intercom's "unassigned")."""
+        if team_id is not None:
+            to = {"type": "team", "id": team_id}
+        elif admin_id == 0:
+            to = {"type": "nobody_admin", "id": "0"}
+        else:
+            to = {"type": "admin", "id": str(admin_id)}
+        self._part(conversation_id, at, kind, "admin", ADMIN_ID, None, assigned_to=to)
         with self._lock:
-            self.conversation(conversation_id).admin_assignee_id = admin_id
+            conversation = self.conversation(conversation_id)
+            if team_id is not None:
+                conversation.team_assignee_id = team_id
+            else:
+                conversation.admin_assignee_id = admin_id or None
+            if kind in ("assign_and_reopen", "assign_and_unsnooze"):
+                conversation.state = "open"
 
     def rate(self, conversation_id: int, at: Instant, rating: int) -> None:
         """The customer rates the conversation 1 (worst) to 5 (best)."""
@@ -456,13 +484,14 @@ class FakeIntercom:
         author_type: str,
         author_id: str,
         body: str | None,
+        assigned_to: dict[str, str] | None = None,
     ) -> None:
         when = instant(at)
         with self._lock:
             conversation = self.conversation(conversation_id)
             self._next_part += 1
             conversation.parts.append(
-                Part(self._next_part, kind, when, author_type, author_id, body)
+                Part(self._next_part, kind, when, author_type, author_id, body, assigned_to)
             )
             conversation.updated_at = max(conversation.updated_at, when)
 

@@ -303,6 +303,29 @@ class FakeZammad:
             fields["updated_at"] = iso(when)
             self._history(ticket_id, when, "updated", "state", before, state)
 
+    def assign(
+        self,
+        ticket_id: int,
+        at: Instant,
+        *,
+        owner_id: int | None = None,
+        group_id: int | None = None,
+    ) -> None:
+        """An agent gives the ticket to an owner (``1`` is nobody) and/or another group."""
+        when = instant(at)
+        with self._lock:
+            fields = self._tickets[ticket_id].fields
+            for attribute, value in (("owner", owner_id), ("group", group_id)):
+                if value is None:
+                    continue
+                before = fields[f"{attribute}_id"]
+                fields[f"{attribute}_id"] = value
+                self._history(ticket_id, when, "updated", attribute, None, None)
+                entry = self._tickets[ticket_id].history[-1]
+                entry.update(id_from=before, id_to=value)
+                entry.update(value_from=str(before), value_to=str(value))
+            fields["updated_at"] = iso(when)
+
     def update(self, ticket_id: int, at: Instant | None = None, **values: Any) -> None:
         """Set ticket fields (instants given as datetimes are written Zammad's way)."""
         with self._lock:

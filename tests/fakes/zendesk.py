@@ -626,6 +626,19 @@ class FakeZendesk:
             }
             self._add_audit(ticket, when, agent_id, "Web form", [child])
 
+    def assign_group(self, ticket_id: int, at: Instant, group_id: int) -> None:
+        """An agent moves the ticket to another group (a ``group_id`` Change event)."""
+        when = seconds(at)
+        with self._lock:
+            ticket = self._ticket(ticket_id)
+            previous = ticket.state(when)
+            child = {
+                **self._child("Change", "Web form"),
+                "group_id": group_id,
+                "previous_value": previous["group_id"] if previous else None,
+            }
+            self._add_audit(ticket, when, AGENT_ID, "Web form", [child])
+
     def rate(self, ticket_id: int, at: Instant, score: str) -> None:
         """The requester rates the ticket ``good`` or ``bad``."""
         if score not in ("good", "bad"):

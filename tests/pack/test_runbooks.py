@@ -253,6 +253,22 @@ def test_an_slo_without_burn_alerts_says_so() -> None:
     assert "### SupportSLOBacklogBreached (ticket)" in page
 
 
+@pytest.mark.parametrize(
+    ("start", "says_so"),
+    [
+        pytest.param("", False, id="start-created-by-default"),
+        pytest.param("    start: assigned\n", True, id="start-assigned"),
+    ],
+)
+def test_a_clock_from_the_assignment_says_where_the_unassigned_tickets_are(
+    start: str, says_so: bool
+) -> None:
+    text = SMALL.replace("    calendar: always\n", "    calendar: always\n" + start)
+    page = runbook_files(parse_config(text))[runbook_path("quiet")]
+    assert ("It starts when the ticket is first assigned to an agent or a group" in page) is says_so
+    assert ("`helpdesk_tickets_unassigned`" in page) is says_so
+
+
 def test_pages_are_deterministic_and_marked(config: Config) -> None:
     files = runbook_files(config)
     assert runbook_files(config) == files

@@ -762,3 +762,88 @@ def test_importing_office_hours_needs_the_schedule_id() -> None:
     assert caught.value.problems == [
         "<config>:6: calendars.support: `import: intercom` needs `schedule:` (the schedule id)"
     ]
+
+
+# --- assignments (start: assigned) ------------------------------------------------------------
+
+
+def _assignments(ticket: Ticket) -> list[tuple[str, str | None]]:
+    return [(e.at.strftime("%H:%M"), e.to) for e in ticket.events if e.type is EventType.ASSIGNED]
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        pytest.param(lambda f: f.assign(500, at("09:00")), [("09:00", None)], id="to-a-teammate"),
+        pytest.param(
+            lambda f: f.assign(500, at("09:00"), team_id="5151"),
+            [("09:00", "group")],
+            id="to-a-team-is-to-a-group",
+        ),
+        pytest.param(
+            lambda f: f.assign(500, at("09:00"), admin_id=0), [], id="to-nobody-assigns-no-one"
+        ),
+        pytest.param(
+            lambda f: f.assign(500, at("09:00"), kind="default_assignment", team_id="5151"),
+            [("09:00", "group")],
+            id="default-assignment-by-a-rule",
+        ),
+        pytest.param(
+            lambda f: f.assign(500, at("09:00"), kind="away_mode_assignment"),
+            [("09:00", None)],
+            id="away-mode-reassignment",
+        ),
+    ],
+)
+def test_assignment_parts_become_assignments_to_whom_they_name(
+    script: Callable[[FakeIntercom], None],
+    expected: list[tuple[str, str | None]],
+    fake: FakeIntercom,
+    tmp_path: Path,
+) -> None:
+    fake.create(500, at("08:00"))
+    script(fake)
+
+    (conversation,) = make_source(tmp_path, fake.url).poll(None, NOW).tickets
+
+    assert _assignments(conversation) == expected
+
+
+def test_assign_and_reopen_assigns_and_opens_a_closed_conversation(
+    fake: FakeIntercom, tmp_path: Path
+) -> None:
+    fake.create(501, at("08:00"))
+    fake.reply(501, at("08:10"))
+    fake.close(501, at("08:20"))
+    fake.assign(501, at("09:00"), kind="assign_and_reopen")
+
+    (conversation,) = make_source(tmp_path, fake.url).poll(None, NOW).tickets
+
+    assert [(e.type, e.to) for e in conversation.events if e.at == at("09:00")] == [
+        (EventType.ASSIGNED, None),
+        (EventType.STATUS, "open"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first_assignment_at", "expected"),
+    [
+        pytest.param(None, [("08:12", None)], id="no-statistic-parts-alone"),
+        pytest.param("08:12", [("08:12", None)], id="statistic-agrees-with-the-parts"),
+        pytest.param(
+            "08:05", [("08:05", None), ("08:12", None)], id="statistic-before-the-parts-read"
+        ),
+    ],
+)
+def test_first_assignment_statistic_covers_parts_cut_off(
+    first_assignment_at: str | None, expected: list[tuple[str, str | None]], tmp_path: Path
+) -> None:
+    raw = fixture(FIN)
+    raw["statistics"] = {
+        **(raw.get("statistics") or {}),
+        "first_assignment_at": None
+        if first_assignment_at is None
+        else int(at(first_assignment_at).timestamp()),
+    }
+
+    assert _assignments(make_source(tmp_path).conversation(raw)) == expected

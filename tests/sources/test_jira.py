@@ -972,3 +972,37 @@ def test_a_config_file_builds_the_jira_source(
 
     assert isinstance(source, JiraSource)
     assert read(source) == expected
+
+
+# --- assignments (start: assigned) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("created_with", "assignments", "expected"),
+    [
+        pytest.param(None, [], [], id="never-assigned"),
+        pytest.param(None, [("09:00", "agent-a")], ["09:00"], id="assigned-later"),
+        pytest.param("agent-a", [], ["08:00"], id="created-with-an-assignee"),
+        pytest.param(
+            "agent-a",
+            [("09:00", "agent-b")],
+            ["08:00", "09:00"],
+            id="created-with-an-assignee-then-reassigned",
+        ),
+    ],
+)
+def test_assignee_changes_and_an_assignee_at_creation_become_assignments(
+    created_with: str | None,
+    assignments: list[tuple[str, str]],
+    expected: list[str],
+    tmp_path: Path,
+) -> None:
+    with FakeJira(clock=lambda: NOW) as fake:
+        fake.create_issue("SUP-1", ts("2026-11-02 08:00"), assignee=created_with)
+        for when, assignee in assignments:
+            fake.assign("SUP-1", ts(f"2026-11-02 {when}"), assignee)
+        (ticket,) = site_source(tmp_path, fake).poll(None, NOW).tickets
+
+    assert [
+        e.at.strftime("%H:%M") for e in ticket.events if e.type is EventType.ASSIGNED
+    ] == expected

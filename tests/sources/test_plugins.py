@@ -138,6 +138,69 @@ def test_check_refuses_what_no_source_reads(installed: Path, text: str, problem:
     assert caught.value.problems == [problem]
 
 
+#: The test package plus a factory that declares its tickets carry assignment events.
+ASSIGNING_PACKAGE = (
+    PACKAGE
+    + """
+
+def build_assigning(config):
+    return OptionsSource(config.source.options)
+
+
+build_assigning.reports_assignments = True
+"""
+)
+
+START_ASSIGNED = "slas:\n  first_response:\n    start: assigned\n    targets: {urgent: 1h}\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "problems"),
+    [
+        pytest.param("assigning", [], id="declared-on-the-factory-accepted"),
+        pytest.param(
+            "acme",
+            [
+                "<config>:6: slas.first_response.start: the acme source (installed from another "
+                "package) does not declare that its tickets carry assignment events "
+                "(`reports_assignments = True` on its factory); remove `start: assigned` or ask "
+                "its maintainers to report assignments"
+            ],
+            id="undeclared-refused",
+        ),
+        pytest.param(
+            "broken",
+            [
+                "<config>:6: slas.first_response.start: the broken source (installed from "
+                "another package) does not declare that its tickets carry assignment events "
+                "(`reports_assignments = True` on its factory); remove `start: assigned` or ask "
+                "its maintainers to report assignments"
+            ],
+            id="unloadable-declares-nothing",
+        ),
+    ],
+)
+def test_start_assigned_needs_an_installed_source_that_declares_assignments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, problems: list[str]
+) -> None:
+    site = install(
+        tmp_path / "site",
+        "acme = acme_helpdesk_slo:build\n"
+        "assigning = acme_helpdesk_slo:build_assigning\n"
+        "broken = acme_helpdesk_slo_missing:build",
+        ASSIGNING_PACKAGE,
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "acme_helpdesk_slo", raising=False)
+    text = f"source:\n  type: {kind}\n  lookback: 7d\n{START_ASSIGNED}"
+
+    try:
+        found = [] if parse_config(text).slas["first_response"].start.value == "assigned" else None
+    except ConfigError as refused:
+        found = refused.problems
+    assert found == problems
+
+
 def test_without_the_package_the_type_is_unknown_and_says_none_is_installed() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(config_text())

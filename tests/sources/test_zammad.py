@@ -36,7 +36,7 @@ from exporter.sources.zammad import (
 )
 from exporter.sources.zendesk_time_zones import ScheduleError
 from tests.builders import ts, utc
-from tests.fakes.zammad import FakeZammad
+from tests.fakes.zammad import NOBODY, FakeZammad
 from tests.sources.helpers import FakeClock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "zammad"
@@ -121,6 +121,9 @@ def test_ticket_attributes_are_mapped(
         pytest.param(
             "101",
             [
+                # created in a group, with an owner: both assignments at creation
+                TicketEvent(utc("2026-11-02 08:00"), EventType.ASSIGNED, to="group"),
+                TicketEvent(utc("2026-11-02 08:00"), EventType.ASSIGNED),
                 TicketEvent(utc("2026-11-02 08:00:05"), EventType.AGENT_REPLY, automated=True),
                 TicketEvent(utc("2026-11-02 08:10"), EventType.AGENT_REPLY, public=False),
                 TicketEvent(utc("2026-11-02 08:20"), EventType.AGENT_REPLY),
@@ -134,6 +137,7 @@ def test_ticket_attributes_are_mapped(
         pytest.param(
             "102",
             [
+                TicketEvent(utc("2026-11-02 09:00"), EventType.ASSIGNED, to="group"),
                 TicketEvent(utc("2026-11-02 09:30"), EventType.AGENT_REPLY, public=False),
                 TicketEvent(utc("2026-11-02 10:00"), EventType.AGENT_REPLY),
                 TicketEvent(utc("2026-11-02 10:00"), EventType.STATUS, to="open"),
@@ -860,3 +864,55 @@ def test_imported_slas_need_the_calendar_they_count_on(
 
     with pytest.raises(SourceError, match=re.escape("name the calendar with `slas.calendar:`")):
         resolve_imports(config)
+
+
+# --- assignments (start: assigned) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("owner", "changes", "expected"),
+    [
+        pytest.param(NOBODY, [], [("08:00", "group")], id="in-its-group-from-creation"),
+        pytest.param(
+            NOBODY,
+            [("09:00", {"owner_id": 7})],
+            [("08:00", "group"), ("09:00", None)],
+            id="owner-set-later",
+        ),
+        pytest.param(7, [], [("08:00", "group"), ("08:00", None)], id="created-with-an-owner"),
+        pytest.param(
+            7,
+            [("09:00", {"owner_id": 8})],
+            [("08:00", "group"), ("08:00", None), ("09:00", None)],
+            id="created-with-an-owner-then-reassigned",
+        ),
+        pytest.param(
+            NOBODY,
+            [("09:00", {"owner_id": 7}), ("10:00", {"owner_id": NOBODY})],
+            [("08:00", "group"), ("09:00", None)],
+            id="owner-back-to-nobody-assigns-no-one",
+        ),
+        pytest.param(
+            NOBODY,
+            [("09:00", {"group_id": 2})],
+            [("08:00", "group"), ("09:00", "group")],
+            id="moved-to-another-group",
+        ),
+    ],
+)
+def test_owner_and_group_history_become_assignments(
+    owner: int,
+    changes: list[tuple[str, dict[str, int]]],
+    expected: list[tuple[str, str | None]],
+    tmp_path: Path,
+    empty_zammad: FakeZammad,
+) -> None:
+    empty_zammad.create_ticket(5, utc("2026-11-02 08:00"), owner_id=owner)
+    for when, assignment in changes:
+        empty_zammad.assign(5, utc(f"2026-11-02 {when}"), **assignment)
+
+    (ticket,) = make_source(tmp_path, empty_zammad).poll(None, NOW).tickets
+
+    assert [
+        (e.at.strftime("%H:%M"), e.to) for e in ticket.events if e.type is EventType.ASSIGNED
+    ] == expected

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,10 @@ from exporter.sources.zendesk import (
     TICKETS_PATH,
     ZendeskSource,
     cursor_time,
+    zendesk_client,
 )
 from tests.builders import ts, utc
+from tests.fakes.zendesk import FakeZendesk
 from tests.sources.helpers import (
     EMPTY,
     ENDPOINTS,
@@ -101,6 +103,8 @@ def _kind(event: TicketEvent) -> str:
         return f"status:{event.to}"
     if event.type is EventType.CSAT:
         return f"csat:{event.rating}"
+    if event.type is EventType.ASSIGNED and event.to is not None:
+        return f"assigned:{event.to}"
     return str(event.type)
 
 
@@ -442,6 +446,7 @@ def test_auto_acknowledgement_then_human_reply(tmp_path: Path) -> None:
 
     assert kinds(ticket) == [
         ("08:15:00", "status:new"),  # the request itself is no reply
+        ("08:15:00", "assigned:group"),  # created in a group's queue
         ("08:15:05", "agent_reply:auto"),  # trigger "Auto-reply: we received your request"
         ("08:15:05", "status:open"),
         ("08:20:00", "assigned"),
@@ -708,3 +713,67 @@ def test_build_source_makes_a_zendesk_source(tmp_path: Path) -> None:
     source = build_source(config)
     assert isinstance(source, ZendeskSource)
     assert source.name == "zendesk"
+
+
+# --- assignments (start: assigned), against the local double -----------------------------------
+
+
+#: The double's clock at the poll: tickets below are made in the three hours before it.
+T0 = 1_793_620_800
+
+
+def _double_source(fake: FakeZendesk, tmp_path: Path) -> ZendeskSource:
+    token = tmp_path / "token"
+    token.write_text(fake.token + "\n")
+    config = parse_config(
+        f"source:\n  type: zendesk\n  url: {fake.url}\n  email: {fake.email}\n"
+        f"  token_file: {token}\n  lookback: 1d\n  timeout: 2s\n"
+    ).source
+    clock = FakeClock()
+    client = zendesk_client(config, sleep=clock.sleep, clock=clock.monotonic)
+    client._jitter = lambda: 0.0
+    return ZendeskSource(config, client)
+
+
+@pytest.mark.parametrize(
+    ("group_id", "script", "expected"),
+    [
+        pytest.param(None, lambda f, t: None, [], id="created-in-no-group-never-assigned"),
+        pytest.param(360001234567, lambda f, t: None, [(0, "group")], id="created-in-a-group"),
+        pytest.param(
+            None,
+            lambda f, t: f.assign_group(t, T0 - 2 * 3600, 360007654321),
+            [(3600, "group")],
+            id="group-set-later",
+        ),
+        pytest.param(
+            None,
+            lambda f, t: f.assign(t, T0 - 2 * 3600),
+            [(3600, None)],
+            id="agent-assigned-later",
+        ),
+        pytest.param(
+            360001234567,
+            lambda f, t: f.assign(t, T0 - 2 * 3600),
+            [(0, "group"), (3600, None)],
+            id="in-a-group-then-to-an-agent",
+        ),
+    ],
+)
+def test_assignee_and_group_changes_become_assignments(
+    group_id: int | None,
+    script: Callable[[FakeZendesk, int], None],
+    expected: list[tuple[int, str | None]],
+    tmp_path: Path,
+) -> None:
+    with FakeZendesk() as fake:
+        fake.clock = lambda: float(T0)
+        created = T0 - 3 * 3600
+        ticket_id = fake.create_ticket(created, group_id=group_id)
+        script(fake, ticket_id)
+        result = _double_source(fake, tmp_path).poll(None, float(T0))
+
+    (ticket,) = result.tickets
+    assert [
+        (int(e.ts) - created, e.to) for e in ticket.events if e.type is EventType.ASSIGNED
+    ] == expected

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from exporter.config import Config, SourceType, default_config, parse_config
+from exporter.config import Config, SlaStart, SourceType, default_config, parse_config
 from exporter.demo_config import DEMO_CONFIG
 from exporter.model import (
     CLOSED_STATUSES,
@@ -540,3 +540,31 @@ def test_built_in_slos(
         window,
     )
     assert "team" in slo.labels
+
+
+def test_start_assigned_on_the_demo_measures_first_responses_from_the_assignment() -> None:
+    """Demo tickets are assigned a while after creation: the clock from there runs shorter."""
+    tickets = demo().poll(None, FRIDAY).tickets
+    created = default_config()
+    assigned = created.model_copy(
+        update={
+            "slas": {
+                metric: sla.model_copy(update={"start": SlaStart.ASSIGNED})
+                for metric, sla in created.slas.items()
+            }
+        }
+    )
+
+    def elapsed(config: Config) -> list[float]:
+        evaluator = Evaluator(config)
+        return [
+            s.elapsed_business_seconds
+            for t in tickets
+            for s in evaluator.evaluate(t, FRIDAY).slas.get("first_response", [])
+            if s.stopped_at is not None
+        ]
+
+    from_creation, from_assignment = elapsed(created), elapsed(assigned)
+    assert len(from_creation) == len(from_assignment) > 100
+    assert all(a <= c for a, c in zip(from_assignment, from_creation, strict=True))
+    assert sum(from_assignment) < 0.9 * sum(from_creation)

@@ -4,7 +4,8 @@ Random tickets are served to a live poller over a random sequence of polls
 (tickets delivered in any order, unchanged ones left out, future events
 delivered early, restarts on the same store); at the end its counters must
 equal what ``backfill`` counts (SLO events and SLA outcomes) and, for SLO events,
-what ``evaluate`` finds on the final data.
+what ``evaluate`` finds on the final data.  Both with clocks that start at
+creation and with clocks that start at the first assignment (``start: assigned``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +30,7 @@ from exporter.poller import Poller
 from exporter.slo import Evaluator, Result
 from exporter.sources.file import FileSource
 from exporter.store import Store
-from tests.builders import OFFICE_CONFIG, utc
+from tests.builders import OFFICE_CONFIG, OFFICE_CONFIG_FROM_ASSIGNMENT, utc
 
 START = utc("2026-11-02 06:00")
 EPOCH = START.timestamp()
@@ -48,6 +50,8 @@ EVENT: st.SearchStrategy[dict[str, Any]] = st.sampled_from(
         {"type": "reopened"},
         {"type": "csat", "rating": "good"},
         {"type": "csat", "rating": "bad"},
+        {"type": "assigned"},
+        {"type": "assigned", "to": "group"},
     ]
 )
 
@@ -96,8 +100,8 @@ def _as_of(raw: dict[str, Any], minutes: int, early: bool) -> dict[str, Any] | N
     return {**raw, "events": [e for e in raw["events"] if _minutes(e["at"]) <= minutes]}
 
 
-def _config(directory: Path) -> Config:
-    text = OFFICE_CONFIG + f"store: {directory / 'state.db'}\n"
+def _config(directory: Path, office: str) -> Config:
+    text = office + f"store: {directory / 'state.db'}\n"
     return parse_config(text, base_dir=directory)
 
 
@@ -175,6 +179,13 @@ def _backfilled(config: Config, tickets: list[Ticket]) -> Counter[tuple[str, tup
     )
 
 
+@pytest.mark.parametrize(
+    "office",
+    [
+        pytest.param(OFFICE_CONFIG, id="start-created"),
+        pytest.param(OFFICE_CONFIG_FROM_ASSIGNMENT, id="start-assigned"),
+    ],
+)
 @settings(
     max_examples=25,
     deadline=None,
@@ -182,12 +193,13 @@ def _backfilled(config: Config, tickets: list[Ticket]) -> Counter[tuple[str, tup
 )
 @given(histories())
 def test_live_evaluate_and_backfill_count_the_same_outcomes(
+    office: str,
     history: tuple[list[dict[str, Any]], list[tuple[int, bool, int]]],
 ) -> None:
     raw_tickets, polls = history
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
-        config = _config(directory)
+        config = _config(directory, office)
         live = _live_counters(config, directory, raw_tickets, polls)
         final = [ticket_from_json(raw) for raw in raw_tickets]
         evaluated = _evaluated(config, final)

@@ -2,22 +2,34 @@
 
 Decided outcomes never change as time goes on (docs/design.md: "Once decided, an
 outcome never changes"), a breached clock stays breached, and the elapsed
-business time of a clock never exceeds what the calendar allows.
+business time of a clock never exceeds what the calendar allows; all of it
+also with ``start: assigned``, whose clocks are those from creation started later.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from exporter.config import parse_config
 from exporter.model import Ticket, ticket_from_json
 from exporter.sla import ClockState
 from exporter.slo import Evaluator, Result
-from tests.builders import office_config, utc
+from tests.builders import OFFICE_CONFIG_FROM_ASSIGNMENT, office_config, utc
 
 EVALUATOR = Evaluator(office_config())
+#: the same SLAs with ``start: assigned``
+FROM_ASSIGNMENT = Evaluator(parse_config(OFFICE_CONFIG_FROM_ASSIGNMENT))
+EVALUATORS = pytest.mark.parametrize(
+    "evaluator",
+    [
+        pytest.param(EVALUATOR, id="start-created"),
+        pytest.param(FROM_ASSIGNMENT, id="start-assigned"),
+    ],
+)
 START = utc("2026-11-02 06:00")
 
 EVENT = st.sampled_from(
@@ -34,6 +46,8 @@ EVENT = st.sampled_from(
         {"type": "reopened"},
         {"type": "csat", "rating": "good"},
         {"type": "csat", "rating": "bad"},
+        {"type": "assigned"},
+        {"type": "assigned", "to": "group"},
     ]
 )
 
@@ -58,13 +72,16 @@ def tickets(draw: st.DrawFn) -> Ticket:
     )
 
 
+@EVALUATORS
 @settings(max_examples=300, deadline=None)
 @given(tickets(), st.integers(0, 60 * 24 * 12), st.integers(0, 60 * 24 * 12))
-def test_decided_outcomes_never_change(ticket: Ticket, first: int, later: int) -> None:
+def test_decided_outcomes_never_change(
+    evaluator: Evaluator, ticket: Ticket, first: int, later: int
+) -> None:
     t1 = (START + timedelta(minutes=min(first, later))).timestamp()
     t2 = (START + timedelta(minutes=max(first, later))).timestamp()
-    before = EVALUATOR.evaluate(ticket, t1)
-    after = EVALUATOR.evaluate(ticket, t2)
+    before = evaluator.evaluate(ticket, t1)
+    after = evaluator.evaluate(ticket, t2)
     for slo, outcomes in before.slos.items():
         for outcome in outcomes:
             if outcome.result is Result.PENDING:
@@ -79,14 +96,50 @@ def test_decided_outcomes_never_change(ticket: Ticket, first: int, later: int) -
                 assert later_status.breached_at == status.breached_at
 
 
+@EVALUATORS
 @settings(max_examples=200, deadline=None)
 @given(tickets(), st.integers(0, 60 * 24 * 12))
-def test_elapsed_is_bounded_by_business_time(ticket: Ticket, minutes: int) -> None:
+def test_elapsed_is_bounded_by_business_time(
+    evaluator: Evaluator, ticket: Ticket, minutes: int
+) -> None:
     at = (START + timedelta(minutes=minutes)).timestamp()
-    office = EVALUATOR.calendars["office"]
-    evaluation = EVALUATOR.evaluate(ticket, at)
+    office = evaluator.calendars["office"]
+    evaluation = evaluator.evaluate(ticket, at)
     for statuses in evaluation.slas.values():
         for status in statuses:
             assert 0 <= status.elapsed_business_seconds <= office.elapsed_ts(status.started_at, at)
             if status.state is ClockState.BREACHED:
                 assert status.breached_at is not None and status.breached_at < at
+
+
+@settings(max_examples=300, deadline=None)
+@given(tickets(), st.integers(0, 60 * 24 * 12))
+def test_a_clock_from_the_assignment_is_the_clock_from_creation_started_later(
+    ticket: Ticket, minutes: int
+) -> None:
+    """Same stops and pauses; it never ran longer; its SLO is never decided earlier as bad."""
+    at = (START + timedelta(minutes=minutes)).timestamp()
+    created = EVALUATOR.evaluate(ticket, at)
+    assigned = FROM_ASSIGNMENT.evaluate(ticket, at)
+    for metric in ("first_response", "resolution"):
+        if not assigned.slas[metric]:
+            continue
+        (late,) = assigned.slas[metric]
+        (early,) = created.slas[metric]
+        assert late.started_at >= early.started_at
+        assert late.elapsed_business_seconds <= early.elapsed_business_seconds
+        (late_clock,) = FROM_ASSIGNMENT.clocks(ticket, metric, at)
+        (early_clock,) = EVALUATOR.clocks(ticket, metric, at)
+        assert (late_clock.stops, late_clock.stopped, late_clock.paused) == (
+            early_clock.stops,
+            early_clock.stopped,
+            early_clock.paused,
+        )
+    assert assigned.slas["next_response"] == created.slas["next_response"]
+    for slo, outcomes in assigned.slos.items():
+        for outcome in outcomes:
+            if outcome.result is Result.BAD:
+                (same,) = [o for o in created.slos[slo] if o.cycle == outcome.cycle]
+                assert same.result is Result.BAD
+                assert same.decided_at is not None and outcome.decided_at is not None
+                assert same.decided_at <= outcome.decided_at

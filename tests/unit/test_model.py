@@ -75,6 +75,14 @@ def test_round_trip() -> None:
     assert ticket_from_json(ticket_to_json(t)) == t
 
 
+@pytest.mark.parametrize("to", [None, "agent", "group"])
+def test_assignments_to_an_agent_or_a_group_round_trip(to: str | None) -> None:
+    event = {"at": "2026-11-02T08:30:00Z", "type": "assigned", **({"to": to} if to else {})}
+    t = ticket_from_json({**DOCUMENTED_TICKET, "events": [event]})
+    assert t.events[0].to == to
+    assert ticket_to_json(t)["events"] == [event]
+
+
 def test_events_are_sorted_by_time() -> None:
     record = dict(DOCUMENTED_TICKET, events=list(reversed(DOCUMENTED_TICKET["events"])))
     times = [e.at for e in ticket_from_json(record).events]
@@ -108,6 +116,11 @@ def test_offsets_are_converted_to_utc() -> None:
             {"events": [{"at": "2026-11-02T08:00:00Z", "type": "csat", "rating": "meh"}]},
             "events[0].rating",
             id="unknown-rating",
+        ),
+        pytest.param(
+            {"events": [{"at": "2026-11-02T08:00:00Z", "type": "assigned", "to": "queue"}]},
+            "events[0].to: an assignment is to 'agent' (the default) or 'group', got 'queue'",
+            id="assigned-to-neither-agent-nor-group",
         ),
     ],
 )
