@@ -297,7 +297,7 @@ class Poller:
         self._plan = Plan(config)
         self._evaluator = self._plan.evaluator
         self._time_slos = self._plan.time_slos
-        self._event_slos = [s for s in config.slos if s.kind is not SloKind.PROMQL]
+        self._event_slos = [s for s in config.slos if s.kind.counted_by_exporter]
         self._slas: dict[str, SlaConfig] = self._plan.slas
         self._channels = config.exporter.breakdown.get("channel")
         self._retention = retention_seconds(config)
