@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter import __version__, metrics
-from exporter.config import Config, SlaConfig, SloKind
+from exporter.config import Config, SlaConfig
 from exporter.engine import Plan, decide, known_counter_series
 from exporter.engine.core import SLO as _SLO
 from exporter.labels import bounded, channel_label

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from exporter import metrics
-from exporter.config import Config, SloKind
+from exporter.config import Config
 from exporter.model import PRIORITIES, Rating
 
 

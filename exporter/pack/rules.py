@@ -403,9 +403,8 @@ def _plan_slo(
     period = Window(CALENDAR_DAYS[calendar] * DAY if calendar else round(slo.window_seconds))
     if calendar is not None and not slo.kind.counted_by_exporter:
         notes.append(
-            f"slo {slo.name}: a {slo.kind.value} SLO has no exporter gauges for its calendar "
-            f"{calendar}; "
-            f"its period figures use a rolling {period.text} instead"
+            f"slo {slo.name}: the exporter has no gauges for the calendar {calendar} of a "
+            f"kind: {slo.kind.value} SLO; its period figures use a rolling {period.text} instead"
         )
     if slo.availability is not None and availability_input(slo.availability) is None:
         notes.append(

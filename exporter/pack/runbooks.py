@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from exporter import metrics
 from exporter.config import (
     ALWAYS,
     DEFAULT_LISTEN_PORT,
@@ -31,7 +32,6 @@ from exporter.config import (
     SloConfig,
     SloKind,
 )
-from exporter import metrics
 from exporter.model import PRIORITIES, Author
 from exporter.pack import GENERATED_MARKER
 from exporter.pack import alertmanager as notify
