@@ -1093,9 +1093,9 @@ def imminent_alert(plan: SloPlan) -> Rule:
 
 def absent_alert(plan: SloPlan, job: str) -> Rule:
     if plan.kind is SloKind.AVAILABILITY:
-        sli = plan.slo.availability
-        assert sli is not None
-        expr = f"absent(min({sli.up}))"
+        availability = plan.slo.availability
+        assert availability is not None
+        expr = f"absent(min({availability.up}))"
         description = (
             f"The up query of {_slo_title(plan)} returns no data: the probe is not scraped, "
             "or its series were renamed. Minutes without data count as no event, so this SLO "
