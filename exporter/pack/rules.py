@@ -25,6 +25,10 @@ Choices that matter (``rules/README.md`` explains them to operators):
   so one late ticket in a quiet hour does not page, and two of them (or
   ``min_bad_events`` when lower) in its short window, so that one late ticket in
   the hours after an incident does not page again.
+* An availability SLO counts business minutes: once a minute it records whether its
+  calendar is open (``total``) and the share of that minute its ``up`` query was down
+  (``bad``, times the calendar gauge), and its windows sum those samples.  Outside
+  business hours both are 0, so nothing burns; without data neither is recorded.
 * Windows up to 6h are recorded every minute, longer ones every 5 minutes.
   Rules that read a recorded series sit in the same group after it, or read a
   series that is recorded every minute, so no rule reads a value that may

@@ -18,6 +18,10 @@ fire:
 ``forecast``   a steady burn that spends the budget left before the window ends warns.
 ``backlog``    tickets waiting past the threshold page, imminent SLA breaches warn; both
                resolve.
+``availability``  (availability SLOs) the probe down in business hours pages and
+               resolves; the same outage with the calendar closed, or with its gauge
+               missing, burns nothing; a blip does not page; the budget left after a
+               known outage is exact.
 ``exporter``   exporter down or never scraped, SLO series missing.
 ``source``     the helpdesk never answered since the start, stopped answering, or answers
                while its watermark stands still: each pages within 15 minutes, with the
@@ -32,7 +36,8 @@ which publishes the source's gauges as the poller does).  Every check sits at
 least 3 minutes away from a change the model predicts (the source pages' 15-minute
 checks at least 1 minute), so Prometheus 3's left-open range selection, which
 shifts windows by one sample, gives the same results.  promql SLOs have no known input series:
-their tests cover zero traffic and the missing-data alert only.
+their tests cover zero traffic and the missing-data alert only; neither do availability SLOs
+whose ``up`` query is more than one series selector.
 """
 
 from __future__ import annotations
