@@ -653,6 +653,13 @@ class SloKind(StrEnum):
     TIME = "time"
     CSAT = "csat"
     PROMQL = "promql"
+    AVAILABILITY = "availability"
+
+    @property
+    def counted_by_exporter(self) -> bool:
+        """The exporter decides this kind's events (tickets, ratings); Prometheus computes the
+        others from their queries, and the exporter has no counters or gauges for them."""
+        return self in (SloKind.TIME, SloKind.CSAT)
 
 
 class MatchConfig(_Strict):
@@ -734,6 +741,23 @@ class PromqlSli(_Strict):
         return self
 
 
+class AvailabilitySli(_Strict):
+    """Time as the event: each business minute of ``during`` is good while ``up`` is 1."""
+
+    #: PromQL instant vector, 1 while the service is available and 0 while it is not
+    #: (values in between count as a share of the minute); of several series the lowest counts.
+    up: str
+    #: The calendar whose business hours count (``helpdesk_calendar_open{calendar}``).
+    during: str
+
+    @field_validator("up", "during")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+
 def _kind_of(info: ValidationInfo) -> SloKind | None:
     """The SLO's kind when it is valid (fields are validated in declaration order)."""
     kind = info.data.get("kind")
@@ -753,6 +777,7 @@ class SloConfig(_Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     alerting: AlertingConfig = AlertingConfig()
     promql: PromqlSli | None = None
+    availability: AvailabilitySli | None = None
 
     @field_validator("name")
     @classmethod
@@ -772,12 +797,32 @@ class SloConfig(_Strict):
             raise ValueError(f"belongs to kind: time (this SLO is kind: {kind.value})")
         return value
 
+    @field_validator("match")
+    @classmethod
+    def _tickets_only(cls, value: MatchConfig, info: ValidationInfo) -> MatchConfig:
+        if _kind_of(info) is SloKind.AVAILABILITY:
+            raise ValueError(
+                "an availability SLO counts time, not tickets: remove `match:` "
+                "(the `up` query selects what is measured)"
+            )
+        return value
+
     @field_validator("promql")
     @classmethod
     def _promql_only(cls, value: PromqlSli | None, info: ValidationInfo) -> PromqlSli | None:
         kind = _kind_of(info)
         if value is not None and kind is not None and kind is not SloKind.PROMQL:
             raise ValueError(f"belongs to kind: promql (this SLO is kind: {kind.value})")
+        return value
+
+    @field_validator("availability")
+    @classmethod
+    def _availability_only(
+        cls, value: AvailabilitySli | None, info: ValidationInfo
+    ) -> AvailabilitySli | None:
+        kind = _kind_of(info)
+        if value is not None and kind is not None and kind is not SloKind.AVAILABILITY:
+            raise ValueError(f"belongs to kind: availability (this SLO is kind: {kind.value})")
         return value
 
     @field_validator("percentile")
@@ -853,6 +898,11 @@ class SloConfig(_Strict):
             problems.append("a time SLO needs `sla:` (first_response, next_response, resolution)")
         if self.kind is SloKind.PROMQL and self.promql is None:
             problems.append("a promql SLO needs `promql: {good|bad: ..., total: ...}`")
+        if self.kind is SloKind.AVAILABILITY and self.availability is None:
+            problems.append(
+                "an availability SLO needs `availability: {up: <PromQL, 1 when available>, "
+                "during: <calendar>}`"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -1509,6 +1559,8 @@ def _semantic_problems(config: Config) -> Iterator[tuple[Path_, str]]:
         if slo.name in seen:
             yield ("slos", i, "name"), f"duplicate SLO name {slo.name!r}"
         seen.add(slo.name)
+        if slo.availability is not None:
+            yield from _availability_problems(config, i, slo.availability)
         if slo.kind is not SloKind.TIME or slo.sla is None:
             continue
         if config.sla_import is not None and slo.sla in SLA_METRICS:
@@ -1534,6 +1586,19 @@ def _semantic_problems(config: Config) -> Iterator[tuple[Path_, str]]:
                     f"a threshold relative to the SLA target needs a target for "
                     f"{', '.join(missing)} under slas.{slo.sla}.targets",
                 )
+
+
+def _availability_problems(
+    config: Config, index: int, sli: AvailabilitySli
+) -> Iterator[tuple[Path_, str]]:
+    known = [*config.calendars, *([] if ALWAYS in config.calendars else [ALWAYS])]
+    if sli.during not in known:
+        close = difflib.get_close_matches(sli.during, known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        yield (
+            ("slos", index, "availability", "during"),
+            f"no calendar named {sli.during!r} (known: {', '.join(known)}){hint}",
+        )
 
 
 # --- loading ----------------------------------------------------------------------------------

@@ -101,6 +101,18 @@ slos:
       page: false
       runbook_url: https://wiki.example/support/runbooks/csat
       dashboard_url: http://localhost:3000/d/helpdesk-slo-detail
+  - name: chat-availability
+    description: The chat widget is available during business hours.
+    kind: availability
+    availability:
+      up: 'probe_success{instance="https://chat.example.com/widget"}'
+      during: office
+    objective: 99.5%
+    window: 28d
+    labels: {team: support}
+    alerting:
+      runbook_url: https://wiki.example/support/runbooks/chat-availability
+      dashboard_url: http://localhost:3000/d/helpdesk-slo-detail
 
 exporter:
   top_deadlines: 10

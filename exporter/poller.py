@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter import __version__, metrics
-from exporter.config import Config, SlaConfig, SloKind
+from exporter.config import Config, SlaConfig
 from exporter.engine import Plan, decide, known_counter_series
 from exporter.engine.core import SLO as _SLO
 from exporter.labels import bounded, channel_label
@@ -297,7 +297,7 @@ class Poller:
         self._plan = Plan(config)
         self._evaluator = self._plan.evaluator
         self._time_slos = self._plan.time_slos
-        self._event_slos = [s for s in config.slos if s.kind is not SloKind.PROMQL]
+        self._event_slos = [s for s in config.slos if s.kind.counted_by_exporter]
         self._slas: dict[str, SlaConfig] = self._plan.slas
         self._channels = config.exporter.breakdown.get("channel")
         self._retention = retention_seconds(config)

@@ -50,12 +50,13 @@ class Selection:
     def check(self, config: Config, where: str) -> None:
         """Raise :class:`SelectionError` for an SLO or priority nobody knows (``where``: the
         config file, for the message)."""
-        known = [slo.name for slo in config.slos if slo.kind is not SloKind.PROMQL]
-        promql = {slo.name for slo in config.slos if slo.kind is SloKind.PROMQL}
+        known = [slo.name for slo in config.slos if slo.kind.counted_by_exporter]
+        computed = {slo.name: slo.kind for slo in config.slos if not slo.kind.counted_by_exporter}
         for name in sorted(self.slos):
-            if name in promql:
+            if name in computed:
                 raise SelectionError(
-                    f"--slo {name}: a promql SLO is computed by Prometheus, not by evaluate; "
+                    f"--slo {name}: a {computed[name].value} SLO is computed by Prometheus, "
+                    "not by evaluate; "
                     f"SLOs evaluate knows in {where}: {', '.join(known) or 'none'}"
                 )
             if name not in known:
@@ -153,7 +154,7 @@ def tally(config: Config, selection: Selection, shown: Iterable[ShownTicket]) ->
     slos = [
         slo
         for slo in config.slos
-        if slo.kind is not SloKind.PROMQL and (not selection.slos or slo.name in selection.slos)
+        if slo.kind.counted_by_exporter and (not selection.slos or slo.name in selection.slos)
     ]
     counts = {slo.name: {Result.GOOD: 0, Result.BAD: 0, Result.PENDING: 0} for slo in slos}
     for item in shown:

@@ -254,7 +254,7 @@ class Evaluator:
         counts = {
             slo.name: {Result.GOOD: 0, Result.BAD: 0, Result.PENDING: 0}
             for slo in self.config.slos
-            if slo.kind is not SloKind.PROMQL
+            if slo.kind.counted_by_exporter
         }
         for evaluation in evaluations:
             for name, outcomes in evaluation.slos.items():

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from exporter import metrics
-from exporter.config import Config, SloKind
+from exporter.config import Config
 from exporter.model import PRIORITIES, Rating
 
 
 def known_counter_series(config: Config) -> Iterator[tuple[metrics.MetricSpec, tuple[str, ...]]]:
     """Every (counter, label values) published at 0 before anything was counted."""
     for slo in config.slos:
-        if slo.kind is not SloKind.PROMQL:
+        if slo.kind.counted_by_exporter:
             for result in ("good", "bad"):
                 yield metrics.SLO_EVENTS, (slo.name, result)
     for metric, sla in config.slas.items():

@@ -57,6 +57,13 @@ def _number(value: Decimal) -> float | int:
     return int(value) if value == value.to_integral_value() else float(str(value))
 
 
+#: Why an availability SLO is left out of both exports.
+_BUSINESS_MINUTES = (
+    "it counts business minutes of a calendar (helpdesk_calendar_open) in which its up query "
+    "is 1, which has no counter ratio to export; the pack's rules compute it"
+)
+
+
 def _counter(plan: SloPlan, result: str) -> str:
     if result == "bad":
         return metrics.SLO_EVENTS.name + selector({"slo": plan.name, "result": "bad"})
@@ -184,6 +191,9 @@ def openslo_files(config: Config, plan: PackPlan, notes: list[str]) -> dict[str,
         config, "OpenSLO v1 AlertNotificationTargets the alert policies name"
     ) + _dump(targets)
     for slo in plan.slos:
+        if slo.kind is SloKind.AVAILABILITY:
+            notes.append(f"slo {slo.name}: not exported to OpenSLO: {_BUSINESS_MINUTES}")
+            continue
         if slo.kind is SloKind.PROMQL:
             notes.append(
                 f"slo {slo.name}: exported to OpenSLO with its {{{{window}}}} queries as written"
@@ -196,6 +206,9 @@ def openslo_files(config: Config, plan: PackPlan, notes: list[str]) -> dict[str,
 
 def _pyrra_slo(plan: SloPlan, notes: list[str]) -> dict[str, Any] | None:
     slo = plan.slo
+    if slo.kind is SloKind.AVAILABILITY:
+        notes.append(f"slo {slo.name}: not exported to Pyrra: {_BUSINESS_MINUTES}")
+        return None
     if slo.kind is SloKind.PROMQL:
         notes.append(f"slo {slo.name}: not exported to Pyrra: its promql queries are not counters")
         return None

@@ -18,6 +18,9 @@ PERIOD_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
 #: ``slo:sli_error:ratio_rate<W>``.
 SLI_EVENTS_PREFIX = "slo:sli_events:increase"
 SLI_ERROR_RATIO_PREFIX = "slo:sli_error:ratio_rate"
+#: An availability SLO's sample of each minute: ``result="total"`` 1 in business hours,
+#: ``result="bad"`` the share of that minute the service was down.
+SLI_MINUTE = "slo:sli_minute:business"
 
 # --- alerts -----------------------------------------------------------------------------------
 

@@ -25,6 +25,10 @@ Choices that matter (``rules/README.md`` explains them to operators):
   so one late ticket in a quiet hour does not page, and two of them (or
   ``min_bad_events`` when lower) in its short window, so that one late ticket in
   the hours after an incident does not page again.
+* An availability SLO counts business minutes: once a minute it records whether its
+  calendar is open (``total``) and the share of that minute its ``up`` query was down
+  (``bad``, times the calendar gauge), and its windows sum those samples.  Outside
+  business hours both are 0, so nothing burns; without data neither is recorded.
 * Windows up to 6h are recorded every minute, longer ones every 5 minutes.
   Rules that read a recorded series sit in the same group after it, or read a
   series that is recorded every minute, so no rule reads a value that may
@@ -44,8 +48,8 @@ from typing import Any, Literal
 import yaml
 
 from exporter import metrics
-from exporter.config import Config, ConfigError, Severity, SloConfig, SloKind
-from exporter.pack import GENERATED_MARKER, names
+from exporter.config import AvailabilitySli, Config, ConfigError, Severity, SloConfig, SloKind
+from exporter.pack import GENERATED_MARKER, names, promql
 from exporter.units import format_percent, format_ratio
 
 RuleFormat = Literal["prometheus", "prometheus-operator", "mimir"]
@@ -289,7 +293,7 @@ class SloPlan:
 
     @property
     def window_text(self) -> str:
-        if self.calendar is not None and self.kind is not SloKind.PROMQL:
+        if self.calendar is not None and self.kind.counted_by_exporter:
             return f"calendar {self.calendar}"
         return self.period.text
 
@@ -401,10 +405,16 @@ def _plan_slo(
     budget = 1 - objective
     calendar = slo.calendar_window
     period = Window(CALENDAR_DAYS[calendar] * DAY if calendar else round(slo.window_seconds))
-    if calendar is not None and slo.kind is SloKind.PROMQL:
+    if calendar is not None and not slo.kind.counted_by_exporter:
         notes.append(
-            f"slo {slo.name}: a promql SLO has no exporter gauges for its calendar {calendar}; "
-            f"its period figures use a rolling {period.text} instead"
+            f"slo {slo.name}: the exporter has no gauges for the calendar {calendar} of a "
+            f"kind: {slo.kind.value} SLO; its period figures use a rolling {period.text} instead"
+        )
+    if slo.availability is not None and availability_input(slo.availability) is None:
+        notes.append(
+            f"slo {slo.name}: its up query is not one series selector with = matchers, so the "
+            "generated promtool tests cannot feed it: they cover no data and the missing-data "
+            "alert only"
         )
     labels = {"slo": slo.name, "service": config.service}
     labels.update({key: slo.labels[key] for key in sorted(slo.labels)})
@@ -628,6 +638,10 @@ def with_window(query: str, window: Window) -> str:
 
 
 def _events_expr(plan: SloPlan, window: Window, result: Literal["bad", "total"]) -> str:
+    if plan.kind is SloKind.AVAILABILITY:
+        # one event per business minute: the sum of the minute samples in the window
+        minutes = f"{names.SLI_MINUTE}{selector({**plan.selector, 'result': result})}"
+        return f"sum(sum_over_time({minutes}[{window.text}])) or vector(0)"
     if plan.kind is SloKind.PROMQL:
         sli = plan.slo.promql
         assert sli is not None
@@ -647,6 +661,64 @@ def _events_expr(plan: SloPlan, window: Window, result: Literal["bad", "total"])
     else:
         picked = selector({"slo": plan.name}, {"result": "good|bad"})
     return f"sum(increase({counter}{picked}[{window.text}])) or vector(0)"
+
+
+def calendar_open(calendar: str) -> str:
+    """Whether ``calendar`` is in business hours: 1 or 0 (max over exporter replicas)."""
+    return f"max({metrics.CALENDAR_OPEN.name}{selector({'calendar': calendar})})"
+
+
+def minute_rules(plan: SloPlan) -> list[Rule]:
+    """An availability SLO's sample of each minute, recorded once a minute (fast group).
+
+    ``total`` is 1 in a business minute of the SLO's calendar and 0 outside business hours;
+    ``bad`` is the share of a business minute the service was down: 1 - the lowest value of
+    the ``up`` query, and 0 outside business hours.  Without data (the ``up`` query returns
+    nothing, or the exporter's calendar gauge is missing) neither is recorded: that minute is
+    no event, good or bad.
+    """
+    sli = plan.slo.availability
+    assert sli is not None
+    up = f"min({sli.up})"
+    open_ = calendar_open(sli.during)
+    total = f"{open_}\nand on ()\n{up}"
+    bad = f"{open_}\n* on ()\n(1 - clamp({up}, 0, 1))"
+    return [
+        _record(names.SLI_MINUTE, bad, {**plan.labels, "result": "bad"}),
+        _record(names.SLI_MINUTE, total, {**plan.labels, "result": "total"}),
+    ]
+
+
+def availability_input(sli: AvailabilitySli) -> str | None:
+    """The one series an ``up`` query reads when it is a plain selector with ``=`` matchers
+    (what the generated tests feed), else None."""
+    try:
+        node = promql.parse(sli.up)
+    except promql.PromqlError:
+        return None
+    if not isinstance(node, promql.Selector) or node.name is None or node.offset is not None:
+        return None
+    labels: dict[str, str] = {}
+    for label, operator, quoted in node.matchers:
+        if operator != "=" or label == "__name__":
+            return None
+        value = _unquote(quoted)
+        if value is None:
+            return None
+        labels[label] = value
+    return node.name + (selector(labels) if labels else "")
+
+
+def _unquote(quoted: str) -> str | None:
+    """A PromQL string literal's value; None for escapes JSON does not share."""
+    if quoted.startswith("`"):
+        return quoted[1:-1]
+    if quoted.startswith("'"):
+        quoted = '"' + quoted[1:-1].replace("\\'", "'").replace('"', '\\"') + '"'
+    try:
+        return str(json.loads(quoted))
+    except ValueError:
+        return None
 
 
 def _ratio_expr(plan: SloPlan, window: Window) -> str:
@@ -746,7 +818,7 @@ def _window_rules(plan: SloPlan, windows: Sequence[Window]) -> list[Rule]:
 
 
 def _uses_gauges(plan: SloPlan) -> bool:
-    return plan.calendar is not None and plan.kind is not SloKind.PROMQL
+    return plan.calendar is not None and plan.kind.counted_by_exporter
 
 
 def _period_rules(plan: SloPlan) -> list[Rule]:
@@ -1024,7 +1096,16 @@ def imminent_alert(plan: SloPlan) -> Rule:
 
 
 def absent_alert(plan: SloPlan, job: str) -> Rule:
-    if plan.kind is SloKind.PROMQL:
+    if plan.kind is SloKind.AVAILABILITY:
+        availability = plan.slo.availability
+        assert availability is not None
+        expr = f"absent(min({availability.up}))"
+        description = (
+            f"The up query of {_slo_title(plan)} returns no data: the probe is not scraped, "
+            "or its series were renamed. Minutes without data count as no event, so this SLO "
+            "cannot burn (or page) until they are back."
+        )
+    elif plan.kind is SloKind.PROMQL:
         sli = plan.slo.promql
         assert sli is not None
         expr = f"absent(sum({with_window(sli.total, Window(HOUR))}))"
@@ -1051,7 +1132,8 @@ def absent_alert(plan: SloPlan, job: str) -> Rule:
 
 def slo_groups(plan: SloPlan) -> list[Group]:
     """The fast (1m) and slow (5m) rule groups of one SLO."""
-    fast: list[Rule] = _window_rules(plan, plan.fast_windows)
+    fast: list[Rule] = minute_rules(plan) if plan.kind is SloKind.AVAILABILITY else []
+    fast += _window_rules(plan, plan.fast_windows)
     fast.append(
         _record(
             names.CURRENT_BURN_RATE,

@@ -18,6 +18,10 @@ fire:
 ``forecast``   a steady burn that spends the budget left before the window ends warns.
 ``backlog``    tickets waiting past the threshold page, imminent SLA breaches warn; both
                resolve.
+``availability``  (availability SLOs) the probe down in business hours pages and
+               resolves; the same outage with the calendar closed, or with its gauge
+               missing, burns nothing; a blip does not page; the budget left after a
+               known outage is exact.
 ``exporter``   exporter down or never scraped, SLO series missing.
 ``source``     the helpdesk never answered since the start, stopped answering, or answers
                while its watermark stands still: each pages within 15 minutes, with the
@@ -32,7 +36,8 @@ which publishes the source's gauges as the poller does).  Every check sits at
 least 3 minutes away from a change the model predicts (the source pages' 15-minute
 checks at least 1 minute), so Prometheus 3's left-open range selection, which
 shifts windows by one sample, gives the same results.  promql SLOs have no known input series:
-their tests cover zero traffic and the missing-data alert only.
+their tests cover zero traffic and the missing-data alert only; neither do availability SLOs
+whose ``up`` query is more than one series selector.
 """
 
 from __future__ import annotations
@@ -86,6 +91,7 @@ from exporter.pack.rules import (
     Tier,
     Window,
     absent_alert,
+    availability_input,
     backlog_alert,
     backlog_imminent_alert,
     budget_left_template,
@@ -112,6 +118,10 @@ RATE = 10
 FINE_RATE = 1000
 #: Minutes of normal traffic before an incident.
 MORNING = 120
+#: Length of the business day in the availability budget test.
+BUSINESS_MINUTES = 300
+#: Minutes in an hour.
+HOUR_MINUTES = 60
 #: Minutes between a check and any change the model predicts.
 MARGIN = 3
 #: How far the model looks for a page or a ticket before giving up.
@@ -181,6 +191,20 @@ def tier_condition(tier: Tier, data: Traffic, minute: int) -> bool:
         and _delta(data.bad, minute, tier.long.minutes) >= tier.min_bad_events
         and _delta(data.bad, minute, tier.short.minutes) >= tier.short_min_bad_events
     )
+
+
+def availability_traffic(open_: Sequence[float], up: Sequence[float]) -> Traffic:
+    """An availability SLO's minute samples as counters of good and bad business minutes.
+
+    ``open_[m]`` and ``up[m]`` are the calendar gauge and the probe at minute m.  A window of
+    W minutes then holds the W samples before its end, as Prometheus 3 selects them
+    (Prometheus 2 adds the sample at its start: checks stay MARGIN minutes from changes).
+    """
+    good, bad = [0], [0]
+    for is_open, value in zip(open_[1:], up[1:], strict=True):
+        good.append(good[-1] + int(is_open * value))
+        bad.append(bad[-1] + int(is_open * (1 - value)))
+    return Traffic(tuple(good), tuple(bad))
 
 
 def is_firing(condition: Callable[[int], bool], minute: int, for_minutes: int) -> bool:
@@ -580,8 +604,14 @@ class _Builder:
     def __init__(self, plan: PackPlan) -> None:
         self.plan = plan
         self.job = plan.options.job
-        self.counted = [p for p in plan.slos if p.kind is not SloKind.PROMQL]
+        self.counted = [p for p in plan.slos if p.kind.counted_by_exporter]
         self.timed = [p for p in plan.slos if p.kind is SloKind.TIME]
+        #: availability SLOs whose ``up`` query is a series the tests can feed
+        self.available = [
+            p
+            for p in plan.slos
+            if p.slo.availability is not None and availability_input(p.slo.availability)
+        ]
 
     # -- series --
 
@@ -693,7 +723,7 @@ class _Builder:
                 group.samples(name + sel, check, [(series(name, plan.labels), value)])
             quiet = {"slo": plan.name, "service": plan.service}
             for minute in (30, check, 120):
-                if plan.kind is SloKind.PROMQL:
+                if not plan.kind.counted_by_exporter:
                     group.silent(
                         "ALERTS" + selector(quiet, {"alertname": f"{BURN}|{EXHAUSTED}|{FORECAST}"}),
                         minute,
@@ -1546,6 +1576,211 @@ class _Builder:
                 group.alerts(alert, minute, [])
         return group
 
+    # -- availability SLOs: each business minute is an event --
+
+    def _availability_series(
+        self,
+        group: ScenarioGroup,
+        plans: Sequence[SloPlan],
+        open_: Callable[[int], float | None],
+        up: Callable[[int], float],
+    ) -> None:
+        """The calendar gauge of each SLO's calendar and its probe, the same for every SLO."""
+        for plan in plans:
+            sli = plan.slo.availability
+            assert sli is not None
+            probe = availability_input(sli)
+            assert probe is not None
+            gauge = series(metrics.CALENDAR_OPEN.name, self._exporter_labels(calendar=sli.during))
+            group.add(gauge, [open_(m) for m in range(group.minutes + 1)])
+            group.add(probe, [up(m) for m in range(group.minutes + 1)])
+
+    def _availability_outage_end(self, plans: Sequence[SloPlan]) -> dict[str, int] | None:
+        """When a probe down from MORNING in business hours pages each SLO (None: never)."""
+        down = availability_traffic(
+            [1.0] * (MORNING + HORIZON + 1),
+            [1.0 if m < MORNING else 0.0 for m in range(MORNING + HORIZON + 1)],
+        )
+        detected: dict[str, int] = {}
+        for plan in plans:
+
+            def pages(minute: int, plan: SloPlan = plan) -> bool:
+                return severity_firing(plan, Severity.PAGE, down, minute)
+
+            found = _first(pages, MORNING, MORNING + HORIZON)
+            if found is not None:
+                detected[plan.name] = found
+        return detected or None
+
+    def availability_outage(self) -> ScenarioGroup | None:
+        """(a) The probe down in business hours pages, and the page resolves once it is up."""
+        detected = self._availability_outage_end(self.available)
+        if detected is None:
+            return None
+        plans = [p for p in self.available if p.name in detected]
+        end = max(detected.values()) + 5 * MARGIN
+        span = end + 8 * 60
+        data = availability_traffic(
+            [1.0] * (span + 1), [0.0 if MORNING <= m < end else 1.0 for m in range(span + 1)]
+        )
+        resolved: dict[str, int] = {}
+        for plan in plans:
+
+            def quiet(minute: int, plan: SloPlan = plan) -> bool:
+                return not severity_firing(plan, Severity.PAGE, data, minute)
+
+            found = _first(quiet, end + 1, span)
+            assert found is not None, f"{plan.name}: the availability page never resolves"
+            resolved[plan.name] = found
+        minutes = max(resolved.values()) + 2 * MARGIN + 5
+        timings = ", ".join(
+            f"{p.name} within {detected[p.name] - MORNING + MARGIN}m" for p in plans
+        )
+        group = ScenarioGroup(
+            f"availability outage: the probe down in business hours pages ({timings}) "
+            "and resolves once it is up again",
+            minutes,
+        )
+        self._healthy(group)
+        self._availability_series(
+            group, plans, lambda m: 1.0, lambda m: 0.0 if MORNING <= m < end else 1.0
+        )
+        for plan in plans:
+            group.silent(self._page(plan), MORNING - 5)
+            if detected[plan.name] - MARGIN > MORNING:
+                group.silent(self._page(plan), detected[plan.name] - MARGIN)
+            group.firing(self._page(plan), detected[plan.name] + MARGIN)
+            group.silent(self._page(plan), resolved[plan.name] + MARGIN)
+        return group
+
+    def availability_after_hours(self) -> ScenarioGroup | None:
+        """(b) The same outage outside business hours, or while the calendar gauge is missing
+        (exporter down), burns nothing and pages nobody."""
+        detected = self._availability_outage_end(self.available)
+        if detected is None:
+            return None
+        length = max(detected.values()) + 5 * MARGIN - MORNING
+        closed = (MORNING, MORNING + length)
+        # the gauge goes missing after it read 0 for a while; the lookback (5m) runs out first
+        missing = closed[1] + 30
+        blind = (missing + 10, missing + 10 + length)
+        minutes = blind[1] + 30
+        group = ScenarioGroup(
+            f"availability after hours: the probe down for {length}m with the calendar closed, "
+            "then with its gauge missing (exporter down), spends no budget and pages nobody",
+            minutes,
+        )
+        self._healthy(group)
+
+        def open_(minute: int) -> float | None:
+            return 1.0 if minute < MORNING else 0.0 if minute < missing else None
+
+        def up(minute: int) -> float:
+            down = closed[0] <= minute < closed[1] or blind[0] <= minute < blind[1]
+            return 0.0 if down else 1.0
+
+        self._availability_series(group, self.available, open_, up)
+        checks = sorted(
+            {
+                *(
+                    start + d - MORNING + MARGIN
+                    for d in detected.values()
+                    for start in (closed[0], blind[0])
+                )
+            }
+            | {closed[1], blind[1], minutes}
+        )
+        name = names.PERIOD_BUDGET_REMAINING
+        for plan in self.available:
+            sel = selector(plan.selector)
+            bad = series(events_name(plan.period), {**plan.labels, "result": "bad"})
+            for minute in checks:
+                group.silent(self._alerts(BURN, plan), minute)
+            for minute in (closed[1], blind[1], minutes):
+                group.samples(bad, minute, [(bad, 0.0)])
+                group.samples(name + sel, minute, [(series(name, plan.labels), 1.0)])
+        return group
+
+    def availability_blip(self) -> ScenarioGroup | None:
+        """(c) A probe down for a few minutes in business hours does not page."""
+        plans = [p for p in self.available if any(t.severity is Severity.PAGE for t in p.tiers)]
+        span = MORNING + 180
+        lengths = []
+        for plan in plans:
+            length = 30
+            while length >= 1:
+                data = availability_traffic(
+                    [1.0] * (span + 1),
+                    [0.0 if MORNING <= m < MORNING + length else 1.0 for m in range(span + 1)],
+                )
+                if not any(severity_firing(plan, Severity.PAGE, data, m) for m in range(span)):
+                    break
+                length -= 1
+            lengths.append(length)
+        length = min(lengths, default=0)
+        if length < 1:
+            return None
+        end = MORNING + length
+        group = ScenarioGroup(
+            f"availability blip: the probe down for {length}m in business hours does not page",
+            end + 125,
+        )
+        self._healthy(group)
+        self._availability_series(
+            group, plans, lambda m: 1.0, lambda m: 0.0 if MORNING <= m < end else 1.0
+        )
+        for plan in plans:
+            bad = series(
+                events_name(Window(HOUR_MINUTES * MINUTE)), {**plan.labels, "result": "bad"}
+            )
+            group.samples(bad, end + MARGIN, [(bad, float(length))])
+            for minute in (end, end + 5, end + 30, end + 60, end + 120):
+                group.silent(self._page(plan), minute)
+        return group
+
+    def availability_budget(self) -> ScenarioGroup | None:
+        """(d) The budget left after a known outage: bad business minutes / business minutes.
+
+        A business day of BUSINESS_MINUTES minutes with an outage of a known length, then the
+        calendar closes and the probe goes down for half an hour: the budget left stays where the
+        business day left it.  The SLO window reaches back past the start of the data, so the
+        counts are exact in every Prometheus version.
+        """
+        day = BUSINESS_MINUTES
+        plans = [p for p in self.available if p.period.minutes > day + 60]
+        if not plans:
+            return None
+        outage = max(1, round(Fraction(plans[0].budget) * day / 2))
+        start = day // 2
+        closed_down = (day + 10, day + 40)
+        minutes = day + 50
+
+        def up(minute: int) -> float:
+            down = start <= minute < start + outage or closed_down[0] <= minute < closed_down[1]
+            return 0.0 if down else 1.0
+
+        group = ScenarioGroup(
+            f"availability budget: {outage}m down in a business day of {day}m are {outage} bad "
+            f"minutes of {day}; half an hour down after closing adds none",
+            minutes,
+        )
+        self._healthy(group)
+        self._availability_series(group, plans, lambda m: 1.0 if m < day else 0.0, up)
+        name = names.PERIOD_BUDGET_REMAINING
+        for plan in plans:
+            remaining = 1 - Fraction(outage, day) / Fraction(plan.budget)
+            sel = selector(plan.selector)
+            for minute in (day + 10, minutes):
+                for result, count in (("bad", outage), ("total", day)):
+                    events = series(events_name(plan.period), {**plan.labels, "result": result})
+                    group.samples(events, minute, [(events, float(count))])
+                group.samples(
+                    f"abs({name}{sel} - {float(remaining)!r}) < bool 0.000001",
+                    minute,
+                    [(selector(plan.labels), 1.0)],
+                )
+        return group
+
     def groups(self) -> list[ScenarioGroup]:
         built = [
             self.quiet(),
@@ -1564,6 +1799,10 @@ class _Builder:
             self.opening(),
             self.busy_keeping_up(),
             self.quiet_hour_late_ticket(),
+            self.availability_outage(),
+            self.availability_after_hours(),
+            self.availability_blip(),
+            self.availability_budget(),
             self.exporter_health(),
             *self.exporter_down(),
             self.source_never_answered(),

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from exporter import metrics
 from exporter.config import (
     ALWAYS,
     DEFAULT_LISTEN_PORT,
@@ -364,6 +365,28 @@ def _slo_context(config: Config, pack: PackPlan, plan: SloPlan) -> dict[str, Any
         "is_time": slo.kind is SloKind.TIME,
         "is_csat": slo.kind is SloKind.CSAT,
         "is_promql": slo.kind is SloKind.PROMQL,
+        "is_availability": slo.kind is SloKind.AVAILABILITY,
+        "availability": _availability_context(config, plan),
+    }
+
+
+def _availability_context(config: Config, plan: SloPlan) -> dict[str, Any] | None:
+    """The ``up`` query, its calendar, and the downtime the budget allows per business week."""
+    sli = plan.slo.availability
+    if sli is None:
+        return None
+    calendar = config.calendars.get(sli.during)
+    if sli.during == ALWAYS or calendar is None or calendar.is_always:
+        weekly = 7 * 86400
+    else:
+        weekly = sum(end - start for day in calendar.hours.values() for start, end in day)
+    return {
+        "up": sli.up,
+        "during": sli.during,
+        "calendar": _calendar_text(config, sli.during),
+        "open": f'{metrics.CALENDAR_OPEN.name}{{calendar="{sli.during}"}}',
+        "weekly_hours": _hours(weekly),
+        "weekly_downtime": _hours(plan.budget * weekly),
     }
 
 

@@ -24,7 +24,7 @@ import yaml
 
 from exporter import metrics
 from exporter.config import Config, default_config, load_config, parse_config
-from exporter.pack import GENERATED_MARKER, dashboards
+from exporter.pack import GENERATED_MARKER, dashboards, names
 from exporter.pack.generate import MARKER_SCAN
 from exporter.pack.rules import RuleOptions, plan_pack, rule_groups
 from tests.tools import require_binary, require_shared
@@ -329,6 +329,27 @@ def test_overview_burn_down_covers_each_slo_window() -> None:
         "now/M",
         "28d",
     ]
+
+
+@pytest.mark.parametrize(
+    ("slo", "reads"),
+    [
+        ("urgent-first-response", metrics.SLO_EVENTS.name),
+        ("chat-availability", names.PERIOD_BUDGET_REMAINING),
+    ],
+    ids=["time-from-the-exporter-counter", "availability-from-the-recorded-budget"],
+)
+def test_overview_burn_down_reads_what_the_slo_kind_has(slo: str, reads: str) -> None:
+    panels = _panels(_dashboard("example", dashboards.OVERVIEW_UID))
+    [burn_down] = [
+        p
+        for p in panels
+        if p["title"].startswith("Error budget burn-down")
+        and any(f'slo="{slo}"' in t["expr"] for t in p["targets"])
+    ]
+    assert [reads in t["expr"] for t in burn_down["targets"]] == [True]
+    if slo == "chat-availability":
+        assert metrics.SLO_EVENTS.name not in burn_down["targets"][0]["expr"]
 
 
 def test_detail_selects_one_slo_from_the_recorded_objectives() -> None:

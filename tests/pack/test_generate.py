@@ -299,6 +299,85 @@ def test_generated_slo_tests_fail_on_a_broken_guard(
     assert result.returncode == 1, result.stdout[-3000:]
 
 
+AVAILABILITY = "availability-business-hours"
+AVAILABILITY_RULE_BREAKS = [
+    # (what is broken, pattern in the SLO's rules, replacement, test group that fails)
+    (
+        "down-minutes-counted-outside-business-hours",
+        r"max\(helpdesk_calendar_open\{[^}]*\}\)\n\* on \(\)\n",
+        "",
+        "availability after hours",
+    ),
+    (
+        "down-minutes-counted-outside-business-hours-spend-the-budget",
+        r"max\(helpdesk_calendar_open\{[^}]*\}\)\n\* on \(\)\n",
+        "",
+        "availability budget",
+    ),
+    (
+        "up-minutes-counted-as-bad",
+        r"\(1 - clamp\(",
+        "(0 + clamp(",
+        "availability outage",
+    ),
+    (
+        "events-in-seconds-instead-of-minutes",
+        r"(sum_over_time\(slo:sli_minute:business\{[^}]*\}\[\w+\]\)\))",
+        r"\1 * 60",
+        "availability budget",
+    ),
+    (
+        "closed-minutes-counted-as-business-time",
+        r"max\(helpdesk_calendar_open\{[^}]*\}\)\nand on \(\)\n",
+        "",
+        "availability budget",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "failing"),
+    [case[1:] for case in AVAILABILITY_RULE_BREAKS],
+    ids=[case[0] for case in AVAILABILITY_RULE_BREAKS],
+)
+def test_generated_availability_tests_fail_on_a_broken_rule(
+    promtool: str, packs: dict[str, Path], tmp_path: Path, old: str, new: str, failing: str
+) -> None:
+    """The availability tests have teeth: each of these mistakes fails the named group."""
+    rules = yaml.safe_load((packs[AVAILABILITY] / RULES_FILE).read_text())
+    changed = 0
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            expr = re.sub(old, new, rule["expr"])
+            changed += expr != rule["expr"]
+            rule["expr"] = expr
+    assert changed
+    (tmp_path / Path(RULES_FILE).name).write_text(yaml.safe_dump(rules))
+    tests = yaml.safe_load((packs[AVAILABILITY] / RULE_TESTS_FILE).read_text())
+    tests["tests"] = [t for t in tests["tests"] if t["name"].startswith(failing)]
+    assert len(tests["tests"]) == 1
+    (tmp_path / "availability.test.yml").write_text(yaml.safe_dump(tests))
+    result = subprocess.run(
+        [promtool, "test", "rules", "availability.test.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1, result.stdout[-3000:]
+
+
+def test_generated_availability_tests_cover_each_case(packs: dict[str, Path]) -> None:
+    document = yaml.safe_load((packs[AVAILABILITY] / RULE_TESTS_FILE).read_text())
+    names = [group["name"].split(":")[0] for group in document["tests"]]
+    assert [name for name in names if name.startswith("availability")] == [
+        "availability outage",
+        "availability after hours",
+        "availability blip",
+        "availability budget",
+    ]
+
+
 PACK_DIRS = ["alertmanager", "dashboards", "rules", "runbooks"]
 
 

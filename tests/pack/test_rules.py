@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from exporter import metrics
-from exporter.config import Config, ConfigError, Severity, parse_config
+from exporter.config import AvailabilitySli, Config, ConfigError, Severity, parse_config
 from exporter.pack.rules import (
     DAY,
     HOUR,
@@ -26,6 +26,7 @@ from exporter.pack.rules import (
     RuleOptions,
     Tier,
     Window,
+    availability_input,
     burn_factor,
     exact_decimal,
     format_window,
@@ -432,6 +433,121 @@ def test_promql_slo_with_a_good_query_counts_bad_as_total_minus_good() -> None:
         "(clamp_min(sum(sum(rate(all[5m]))) - (sum(sum(rate(ok[5m]))) or vector(0)), 0) * 300)"
         " or vector(0)"
     )  # fmt: skip
+
+
+def availability_slo(**fields: Any) -> dict[str, Any]:
+    slo: dict[str, Any] = {
+        "name": "chat",
+        "kind": "availability",
+        "objective": "99.5%",
+        "availability": {"up": 'probe_success{job="chat"}', "during": "24x7"},
+    }
+    slo.update(fields)
+    return slo
+
+
+def test_an_availability_slo_keeps_the_names_of_the_other_kinds() -> None:
+    """Same recording rules and SupportSLO* alerts as a promql SLO, plus its minute samples."""
+    promql = {
+        "name": "chat",
+        "kind": "promql",
+        "objective": "99.5%",
+        "promql": {"bad": "sum(rate(e[{{window}}]))", "total": "sum(rate(t[{{window}}]))"},
+    }
+
+    def names(slo: dict[str, Any]) -> list[tuple[str, str]]:
+        rules = all_rules(config_with(slo))
+        return [(r.get("record") or r["alert"], r["labels"].get("result", "")) for r in rules]
+
+    minute = [("slo:sli_minute:business", "bad"), ("slo:sli_minute:business", "total")]
+    assert names(availability_slo()) == minute + names(promql)
+
+
+@pytest.mark.parametrize(
+    ("up", "bad_minute", "total_minute"),
+    [
+        (
+            'probe_success{job="chat"}',
+            'max(helpdesk_calendar_open{calendar="24x7"})\n* on ()\n'
+            '(1 - clamp(min(probe_success{job="chat"}), 0, 1))',
+            'max(helpdesk_calendar_open{calendar="24x7"})\nand on ()\n'
+            'min(probe_success{job="chat"})',
+        ),
+        (
+            'avg by (instance) (probe_success{job="chat"})',
+            'max(helpdesk_calendar_open{calendar="24x7"})\n* on ()\n'
+            '(1 - clamp(min(avg by (instance) (probe_success{job="chat"})), 0, 1))',
+            'max(helpdesk_calendar_open{calendar="24x7"})\nand on ()\n'
+            'min(avg by (instance) (probe_success{job="chat"}))',
+        ),
+    ],
+    ids=["one-probe", "an-aggregation-still-reduced-to-its-lowest-series"],
+)
+def test_an_availability_minute_is_down_time_times_the_calendar(
+    up: str, bad_minute: str, total_minute: str
+) -> None:
+    slo = availability_slo(availability={"up": up, "during": "24x7"})
+    minutes = {
+        r["labels"]["result"]: r["expr"]
+        for r in all_rules(config_with(slo))
+        if r.get("record") == "slo:sli_minute:business"
+    }
+    assert minutes == {"bad": bad_minute, "total": total_minute}
+
+
+@pytest.mark.parametrize(
+    ("window", "result"),
+    [("5m", "bad"), ("28d", "total")],
+    ids=["bad-minutes-5m", "business-minutes-28d"],
+)
+def test_availability_events_are_the_minute_samples_summed_over_the_window(
+    window: str, result: str
+) -> None:
+    [rule] = [
+        r
+        for r in all_rules(config_with(availability_slo()))
+        if r.get("record") == f"slo:sli_events:increase{window}" and r["labels"]["result"] == result
+    ]
+    assert rule["expr"] == (
+        "sum(sum_over_time(slo:sli_minute:business"
+        f'{{slo="chat", service="support", result="{result}"}}[{window}])) or vector(0)'
+    )
+
+
+@pytest.mark.parametrize(
+    ("up", "fed"),
+    [
+        ('probe_success{job="chat", instance="a"}', 'probe_success{job="chat", instance="a"}'),
+        ("probe_success{job='say \"hi\"'}", 'probe_success{job="say \\"hi\\""}'),
+        ("probe_success{job=`raw`}", 'probe_success{job="raw"}'),
+        ("up", "up"),
+        ('up{job=~"chat.*"}', None),
+        ('avg(probe_success{job="chat"})', None),
+        ('up{job="chat"} offset 5m', None),
+    ],
+    ids=["selector", "single-quotes", "backticks", "bare-name", "regex", "aggregation", "offset"],
+)
+def test_generated_tests_feed_an_up_query_that_is_one_series(up: str, fed: str | None) -> None:
+    assert availability_input(AvailabilitySli(up=up, during="office")) == fed
+
+
+@pytest.mark.parametrize(
+    ("slo", "note"),
+    [
+        (
+            availability_slo(window="month"),
+            "slo chat: the exporter has no gauges for the calendar month of a kind: availability "
+            "SLO; its period figures use a rolling 30d instead",
+        ),
+        (
+            availability_slo(availability={"up": "avg(up)", "during": "24x7"}),
+            "slo chat: its up query is not one series selector with = matchers",
+        ),
+    ],
+    ids=["calendar-window-becomes-rolling", "tests-cannot-feed-an-aggregation"],
+)
+def test_availability_notes(slo: dict[str, Any], note: str) -> None:
+    assert any(n.startswith(note) for n in plan_pack(config_with(slo)).notes)
 
 
 @pytest.mark.parametrize(

@@ -102,6 +102,9 @@ def test_time_and_csat_pages_show_the_evaluate_command(config: Config) -> None:
         if slo.kind.value == "promql":
             assert command not in page  # the exporter does not compute a promql SLO
             assert slo.promql is not None and slo.promql.total in page
+        elif slo.kind.value == "availability":
+            assert command not in page  # nor an availability SLO
+            assert slo.availability is not None and slo.availability.up in page
         else:
             assert command in page, slo.name
             assert f"jq '.slos[\"{slo.name}\"]'" in page
@@ -164,6 +167,24 @@ def test_what_to_do_fits_the_kind_of_slo(
         assert text not in page
     assert "## When to silence" in page
     assert "**Pause automations**" in page
+
+
+def test_an_availability_page_says_only_business_minutes_count(
+    demo_pages: dict[str, str],
+) -> None:
+    page = demo_pages[runbook_path("chat-availability")]
+    for text in (
+        "**The service is available 99.5% of business hours**",
+        "business hours of calendar `office` (Europe/Paris: Mon-Fri 09:00-12:30, 13:30-18:00)",
+        "outside business hours nothing is measured\nand nothing burns",
+        "a business week of 40h allows about\n  **12m** of downtime",
+        "0.5% of the business minutes may be down",
+        "1. **Confirm the outage from outside the probe.**",
+        'helpdesk_calendar_open{calendar="office"}',
+    ):
+        assert text in page
+    for text in ("SupportSLOBacklogBreached", "SupportSLABreachImminent", "evaluate --config"):
+        assert text not in page
 
 
 def test_the_index_links_every_page_it_lists(config: Config) -> None:

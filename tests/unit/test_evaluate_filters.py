@@ -315,19 +315,34 @@ def test_unknown_names_exit_2_naming_the_known_ones(
     assert message.format(config=config) in capsys.readouterr().err
 
 
-def test_a_promql_slo_is_not_evaluated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+RULE_ONLY_SLOS = [
+    (
+        "promql",
+        "    promql: {bad: 'sum(rate(e[{{window}}]))', total: 'sum(rate(r[{{window}}]))'}\n",
+    ),
+    ("availability", "    availability: {up: 'probe_success{job=\"chat\"}', during: office}\n"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "block"), RULE_ONLY_SLOS, ids=[kind for kind, _ in RULE_ONLY_SLOS]
+)
+def test_an_slo_computed_by_prometheus_is_not_evaluated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, block: str
+) -> None:
     shutil.copy(FIXTURE, tmp_path / "tickets.jsonl")
     path = tmp_path / "c.yml"
     path.write_text(
-        OFFICE_CONFIG
-        + "  - name: chat\n    kind: promql\n    objective: 99%\n"
-        + "    promql: {bad: 'sum(rate(e[{{window}}]))', total: 'sum(rate(r[{{window}}]))'}\n"
+        OFFICE_CONFIG + f"  - name: chat\n    kind: {kind}\n    objective: 99%\n" + block
     )
     code, _ = run("evaluate", "--config", str(path), "--at", AT, "--slo", "chat")
     assert code == 2
-    assert "--slo chat: a promql SLO is computed by Prometheus, not by evaluate" in (
+    assert f"--slo chat: a {kind} SLO is computed by Prometheus, not by evaluate" in (
         capsys.readouterr().err
     )
+    code, out = run("evaluate", "--config", str(path), "--at", AT, "--format", "json")
+    assert code == 0
+    assert "chat" not in json.loads(out)["slos"]
 
 
 def test_an_unknown_ticket_still_exits_1_with_filters(

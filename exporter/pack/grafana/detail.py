@@ -236,7 +236,7 @@ def _detail_sli(plan: PackPlan, dashboard: builders.Dashboard) -> None:
             "Share of good events over windows from 5 minutes to the SLO window, event-"
             "weighted (good events / all events in the window, 100% when there were none). "
             "Short windows react first and are noisy at support volumes; the dashed red "
-            "line is the objective.",
+            "line is the objective. For an availability SLO an event is a business minute.",
             "percentunit",
             12,
             8,
@@ -262,7 +262,8 @@ def _detail_sli(plan: PackPlan, dashboard: builders.Dashboard) -> None:
         _timeseries(
             "Events per hour: good and bad",
             "SLO events decided in each hour, stacked: good in green, bad in red. A bad event "
-            "is decided the moment the threshold passes, not when the reply finally comes.",
+            "is decided the moment the threshold passes, not when the reply finally comes. "
+            "For an availability SLO: business minutes, up (good) or down (bad).",
             "short",
             12,
             8,

@@ -81,8 +81,13 @@ def _overview_row(plan: SloPlan, dashboard: builders.Dashboard) -> None:
     compliance = (
         _stat(
             f"Compliance, {window}",
-            f"Share of good events of {plan.name} over its window ({window}). Green at or "
-            f"above the objective ({objective}), red below it.",
+            f"Share of good events of {plan.name} over its window ({window})"
+            + (
+                ": business minutes in which it was available"
+                if plan.kind is SloKind.AVAILABILITY
+                else ""
+            )
+            + f". Green at or above the objective ({objective}), red below it.",
             "percentunit",
             5,
             6,
@@ -111,7 +116,7 @@ def _overview_row(plan: SloPlan, dashboard: builders.Dashboard) -> None:
         .links(links)
     )
     _threshold_lines(burn_down, common.GraphThresholdsStyleMode.DASHED)
-    if plan.kind is SloKind.PROMQL:
+    if not plan.kind.counted_by_exporter:
         # no exporter counter to start from: the budget left in the window at each instant
         burn_down.description(
             f"Error budget left in the {window} window at each instant "

@@ -19,7 +19,7 @@ with warnings.catch_warnings():
     from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from exporter import metrics
-from exporter.config import Config, SloKind
+from exporter.config import Config
 from exporter.pack import GENERATED_MARKER
 from exporter.pack.names import (
     DETAIL_UID,
@@ -75,10 +75,10 @@ def _number(value: Decimal) -> float:
 def _calendar(plan: SloPlan) -> str | None:
     """``week`` or ``month`` when the SLO's figures follow the calendar, else None.
 
-    A promql SLO has no exporter gauges for its calendar period: the rules give
-    it a rolling window of the same nominal length instead.
+    A promql or availability SLO has no exporter gauges for its calendar period: the
+    rules give it a rolling window of the same nominal length instead.
     """
-    return plan.calendar if plan.kind is not SloKind.PROMQL else None
+    return plan.calendar if plan.kind.counted_by_exporter else None
 
 
 def _window_text(plan: SloPlan) -> str:
