@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.config import DEFAULT_LISTEN_PORT, NotifyConfig
+from exporter.config import DEFAULT_LISTEN_PORT, NotifyConfig, SloKind, default_config
 from exporter.pack.rules import RuleOptions
 from tests.deploy.helpers import (
     COMPOSE_DIR,
@@ -37,6 +37,7 @@ PROMETHEUS_CONFIG = COMPOSE_DIR / "prometheus" / "prometheus.yml"
 DATASOURCES = COMPOSE_DIR / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
 DASHBOARD_PROVIDERS = COMPOSE_DIR / "grafana" / "provisioning" / "dashboards" / "helpdesk-slo.yml"
 RULES_FILE = ROOT / "rules" / "helpdesk-slo.rules.yml"
+DEMO_PROBE = COMPOSE_DIR / "prometheus" / "demo-probe.rules.yml"
 ALERTMANAGER_CONFIG = ROOT / "alertmanager" / "alertmanager.yml"
 DASHBOARD_UIDS = {"helpdesk-slo-overview", "helpdesk-slo-detail", "helpdesk-slo-wallboard"}
 SERVICES = ("exporter", "prometheus", "alertmanager", "grafana")
@@ -171,9 +172,11 @@ def test_prometheus_loads_its_config_and_the_generated_rules() -> None:
     config_flag = next(f for f in prometheus["command"] if f.startswith("--config.file="))
     config_target = config_flag.partition("=")[2]
     assert host_path(mount_to("prometheus", config_target)["source"]) == PROMETHEUS_CONFIG
-    for rule_file in load(PROMETHEUS_CONFIG)["rule_files"]:
-        source = host_path(mount_to("prometheus", rule_file)["source"])
-        assert source == RULES_FILE
+    mounted = [
+        host_path(mount_to("prometheus", rule_file)["source"])
+        for rule_file in load(PROMETHEUS_CONFIG)["rule_files"]
+    ]
+    assert mounted == [RULES_FILE, DEMO_PROBE]
 
 
 def test_alertmanager_gets_the_generated_config_and_templates() -> None:
@@ -235,7 +238,10 @@ def test_grafana_anonymous_access_is_off_by_default() -> None:
 def test_prometheus_config_shape() -> None:
     config = load(PROMETHEUS_CONFIG)
     assert config["global"] == {"scrape_interval": "15s", "evaluation_interval": "15s"}
-    assert config["rule_files"] == ["/etc/prometheus/rules/helpdesk-slo.rules.yml"]
+    assert config["rule_files"] == [
+        "/etc/prometheus/rules/helpdesk-slo.rules.yml",
+        "/etc/prometheus/rules/demo-probe.rules.yml",
+    ]
     alertmanagers = config["alerting"]["alertmanagers"]
     assert alertmanagers[0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
@@ -344,3 +350,37 @@ def test_pack_directory_can_be_switched() -> None:
         "./pack/dashboards",
         "./pack/rules/helpdesk-slo.rules.yml",
     ]
+
+
+def test_the_demo_probe_records_the_series_the_demo_availability_slo_reads(tmp_path: Path) -> None:
+    """The stack has no blackbox exporter: its stand-in must match the demo's `up:` query,
+    or chat-availability would report its metrics absent in every demo."""
+    promtool = require_prometheus_tool("promtool", "prometheus")
+    (rule,) = load(DEMO_PROBE)["groups"][0]["rules"]
+    ups = [
+        slo.availability.up
+        for slo in default_config().slos
+        if slo.kind is SloKind.AVAILABILITY and slo.availability is not None
+    ]
+    assert ups, "the demo config has an availability SLO"
+    tests = {
+        "rule_files": [str(DEMO_PROBE)],
+        "evaluation_interval": "15s",
+        "tests": [
+            {
+                "interval": "15s",
+                "input_series": [],
+                "promql_expr_test": [
+                    {"expr": f"min({up})", "eval_time": "1m", "exp_samples": [{"value": 1}]}
+                    for up in ups
+                ],
+            }
+        ],
+    }
+    assert rule["record"] == "probe_success"
+    path = tmp_path / "probe.test.yml"
+    path.write_text(yaml.safe_dump(tests), encoding="utf-8")
+    result = subprocess.run(
+        [promtool, "test", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
