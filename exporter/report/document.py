@@ -175,7 +175,7 @@ def _collect(
     zone = ZoneInfo(plan.evaluator.timezone)
     link = ticket_linker(config.source)
     history = _History()
-    slos = {s.name: _Slo(s) for s in config.slos if s.kind is not SloKind.PROMQL}
+    slos = {s.name: _Slo(s) for s in config.slos if s.kind.counted_by_exporter}
     time_slos = {s.name: s for s in plan.time_slos if s.sla in plan.slas}
     dimensions = [d for d in ("channel", "group") if d in config.exporter.breakdown]
     resolution_calendar = plan.calendar(RESOLUTION) if RESOLUTION in plan.slas else None
@@ -627,6 +627,11 @@ def build(
         "slas": sla_rows,
         "breakdown": breakdown,
         "slos": slo_rows,
+        "computed_by_prometheus": [
+            {"name": s.name, "kind": s.kind.value}
+            for s in config.slos
+            if not s.kind.counted_by_exporter
+        ],
         "first_reply": first_reply,
         "time_split": time_split,
         "heatmap": {

@@ -284,3 +284,27 @@ def test_breakdown_by_channel_when_configured() -> None:
 
 def test_no_breakdown_unless_configured(document: dict[str, Any]) -> None:
     assert document["breakdown"] == []
+
+
+def test_slos_prometheus_computes_are_named_but_not_replayed() -> None:
+    doc, _ = build(
+        config(
+            "  - name: chat\n"
+            "    kind: availability\n"
+            "    objective: 99.5%\n"
+            "    availability: {up: 'probe_success{job=\"chat\"}', during: always}\n"
+            "  - name: api\n"
+            "    kind: promql\n"
+            "    objective: 99%\n"
+            "    promql: {bad: 'rate(errors_total[5m])', total: 'rate(requests_total[5m])'}\n"
+        ),
+        tickets(),
+        ts("2026-11-02 00:00"),
+        ts("2026-11-16 00:00"),
+        "x",
+    )
+    assert [s["name"] for s in doc["slos"]] == ["urgent-first-response"]
+    assert doc["computed_by_prometheus"] == [
+        {"name": "chat", "kind": "availability"},
+        {"name": "api", "kind": "promql"},
+    ]
