@@ -20,13 +20,22 @@ pauses included.  The exporter publishes the sums as
 ``helpdesk_ticket_status_business_seconds_total{status,priority}`` and
 ``report`` splits resolution time into working (``open`` + ``reopened``),
 waiting on the customer and on hold from them.
+
+The calendar (:func:`status_calendar`) is the resolution SLA's; without a
+resolution SLA, the first SLA's; without any SLA, 24x7.
+
+For the counters, :func:`accrue` keeps per ticket what it has published
+(:class:`StatusAccrual`) and never takes any of it back, so the counters only
+go up whatever the helpdesk does to a ticket's history.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 from exporter.calendar import BusinessCalendar
+from exporter.config import Config
 from exporter.model import CLOSED_STATUSES, EventType, Ticket
 
 OPEN = "open"
@@ -83,6 +92,17 @@ def status_stretches(ticket: Ticket, until: float) -> Iterator[tuple[str, float,
         yield group, since, until
 
 
+def status_calendar(config: Config, calendars: Mapping[str, BusinessCalendar]) -> BusinessCalendar:
+    """The calendar status time is counted on: the resolution SLA's, else the first SLA's
+    (in the order of the file), else 24x7."""
+    sla = config.slas.get("resolution")
+    if sla is None:
+        sla = next(iter(config.slas.values()), None)
+    if sla is None:
+        return BusinessCalendar.always()
+    return calendars[config.calendar_name(sla)]
+
+
 def business_seconds_by_status(
     ticket: Ticket, calendar: BusinessCalendar, until: float
 ) -> dict[str, float]:
@@ -95,3 +115,101 @@ def business_seconds_by_status(
     for group, start, end in status_stretches(ticket, until):
         totals[group] += calendar.elapsed_ts(start, end)
     return totals
+
+
+# --- counters: what a ticket has published ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusAccrual:
+    """What one ticket has added to the status counters, as of the horizon ``since``.
+
+    ``seconds`` (one per :data:`STATUS_GROUPS`) is everything it published up to
+    ``since``; from then on the group ``running`` (None: solved, or not created
+    yet) keeps accruing, which the poller adds for every such ticket at once.
+    ``recheck_at``: a status change known to come after ``since`` (data past
+    the watermark); the ticket is accrued again once the horizon passes it.
+    """
+
+    priority: str
+    seconds: tuple[float, ...]
+    running: str | None
+    since: float
+    recheck_at: float | None = None
+
+    def published(self, calendar: BusinessCalendar, horizon: float) -> tuple[float, ...]:
+        """What the ticket has published once the counters accrued up to ``horizon``."""
+        if self.running is None:
+            return self.seconds
+        more = calendar.elapsed_ts(self.since, horizon)
+        return tuple(
+            seconds + more if group == self.running else seconds
+            for group, seconds in zip(STATUS_GROUPS, self.seconds, strict=True)
+        )
+
+
+def _next_change(ticket: Ticket, at: float) -> float | None:
+    """The first instant at or after ``at`` where the ticket's status group may change."""
+    created = ticket.created_at.timestamp()
+    if created >= at:
+        return created
+    for event in ticket.events:
+        if event.ts >= at and (
+            event.type is EventType.SOLVED
+            or event.type is EventType.REOPENED
+            or (event.type is EventType.STATUS and event.to is not None)
+        ):
+            return event.ts
+    return None
+
+
+def accrue(
+    ticket: Ticket,
+    calendar: BusinessCalendar,
+    epoch: float,
+    horizon: float,
+    previous: StatusAccrual | None,
+    previous_horizon: float,
+) -> tuple[StatusAccrual | None, dict[str, float]]:
+    """The ticket's new accrual at ``horizon`` and what it adds to each group's counter.
+
+    Business seconds count from ``epoch`` (counters start at the store's epoch)
+    up to ``horizon`` (data known complete).  ``previous`` is what the ticket
+    published until the counters last accrued, up to ``previous_horizon``.
+    Each group's new total is the larger of what was published and what the
+    ticket's history now says, so nothing published is ever taken back: a
+    status change back-dated before ``previous_horizon`` can count its slice
+    in two groups (the counters go up by a little too much, never down), a
+    deleted ticket keeps what it published.  The additions go to the
+    ticket's current ``priority``; what it published under an earlier one
+    stays there.  None when the ticket has nothing to keep (entirely before
+    the epoch and done).
+    """
+    truth = dict.fromkeys(STATUS_GROUPS, 0.0)
+    running: str | None = None
+    for group, start, end in status_stretches(ticket, horizon):
+        if end == horizon:
+            running = group
+        start = max(start, epoch)
+        if end > start:
+            truth[group] += calendar.elapsed_ts(start, end)
+    published = (
+        previous.published(calendar, previous_horizon)
+        if previous is not None
+        else (0.0,) * len(STATUS_GROUPS)
+    )
+    seconds = tuple(
+        max(before, truth[group]) for group, before in zip(STATUS_GROUPS, published, strict=True)
+    )
+    added = {
+        group: now - before
+        for group, now, before in zip(STATUS_GROUPS, seconds, published, strict=True)
+        if now > before
+    }
+    recheck_at = _next_change(ticket, horizon)
+    if previous is None and running is None and recheck_at is None and not any(seconds):
+        return None, added
+    return (
+        StatusAccrual(ticket.priority.value, seconds, running, horizon, recheck_at),
+        added,
+    )
