@@ -82,8 +82,8 @@ from exporter.slo import (
     window_start,
 )
 from exporter.snapshot import HistogramSample, Sample, Snapshot
-from exporter.status_time import STATUS_GROUPS, StatusAccrual, accrue, status_calendar
 from exporter.sources.base import KnowsTickets, PollResult, Source, SourceError
+from exporter.status_time import STATUS_GROUPS, StatusAccrual, accrue, status_calendar
 from exporter.store import (
     ELAPSED_BUCKET,
     ELAPSED_SUM,

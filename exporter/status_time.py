@@ -35,7 +35,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from exporter.calendar import BusinessCalendar
-from exporter.config import Config
+from exporter.config import ALWAYS, Config
 from exporter.model import CLOSED_STATUSES, EventType, Ticket
 
 OPEN = "open"
@@ -99,7 +99,7 @@ def status_calendar(config: Config, calendars: Mapping[str, BusinessCalendar]) -
     if sla is None:
         sla = next(iter(config.slas.values()), None)
     if sla is None:
-        return BusinessCalendar.always()
+        return calendars.get(ALWAYS) or BusinessCalendar.always(ALWAYS)
     return calendars[config.calendar_name(sla)]
 
 

@@ -582,13 +582,23 @@ class Store:
         return [SloOutcomeRow(*row) for row in rows]
 
     def status_accruals(self, ids: Sequence[str]) -> dict[str, StatusAccrual]:
-        """What these tickets have published into the status-time counters (none: nothing)."""
+        """What these tickets have published into the status-time counters, pruned ones
+        included (a ticket without one has published nothing)."""
         found: dict[str, StatusAccrual] = {}
+        wanted = sorted(set(ids))
         with self._lock:
             for row in self._existing(
-                "SELECT * FROM status_time WHERE ticket_id IN ({marks})", sorted(set(ids))
+                "SELECT * FROM status_time WHERE ticket_id IN ({marks})", wanted
             ):
                 found[row[0]] = _status_accrual(row)
+            if not found.keys() >= set(wanted):
+                for ticket_id, facts in self._existing(
+                    "SELECT ticket_id, facts FROM pruned WHERE ticket_id IN ({marks})",
+                    [ticket_id for ticket_id in wanted if ticket_id not in found],
+                ):
+                    status = json.loads(facts).get("status")
+                    if status:
+                        found[ticket_id] = _status_accrual((ticket_id, *status))
         return found
 
     def running_status(self) -> Iterator[tuple[str, str, str | None, float | None]]:
