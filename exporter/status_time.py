@@ -45,6 +45,10 @@ REOPENED = "reopened"
 #: every status group, in the order reports stack them
 STATUS_GROUPS: tuple[str, ...] = (OPEN, PENDING, ON_HOLD, REOPENED)
 
+#: position of each group in :attr:`StatusAccrual.seconds`
+_INDEX = {group: index for index, group in enumerate(STATUS_GROUPS)}
+_ZEROS = (0.0,) * len(STATUS_GROUPS)
+
 #: normalized statuses (after ``source.status_map``) that are not "open"
 _GROUP_OF: dict[str, str] = {
     "pending": PENDING,
@@ -66,23 +70,31 @@ def status_stretches(ticket: Ticket, until: float) -> Iterator[tuple[str, float,
     group: str | None = OPEN
     since = start
     solved_once = False
+    status, solved, reopened = EventType.STATUS, EventType.SOLVED, EventType.REOPENED
     for event in ticket.events:
-        ts = max(event.ts, start)
-        if ts >= until:
-            break
-        if event.type is EventType.SOLVED or (
-            event.type is EventType.STATUS and event.to in CLOSED_STATUSES
-        ):
-            now: str | None = None
-            solved_once = True
-        elif event.type is EventType.STATUS and event.to is not None:
-            now = _GROUP_OF.get(event.to, REOPENED if solved_once else OPEN)
-        elif event.type is EventType.REOPENED:
+        kind = event.type
+        now: str | None
+        if kind is status:
+            to = event.to
+            if to is None:
+                continue
+            if to in CLOSED_STATUSES:
+                now = None
+            else:
+                now = _GROUP_OF.get(to, REOPENED if solved_once else OPEN)
+        elif kind is solved:
+            now = None
+        elif kind is reopened:
             now = REOPENED
         else:
             continue
-        if group is None and now is None:
-            continue
+        ts = event.ts
+        if ts < start:
+            ts = start
+        if ts >= until:
+            break  # events are in time order: the rest is later still
+        if now is None:
+            solved_once = True
         if now == group:
             continue
         if group is not None and ts > since:
@@ -141,11 +153,9 @@ class StatusAccrual:
         """What the ticket has published once the counters accrued up to ``horizon``."""
         if self.running is None:
             return self.seconds
-        more = calendar.elapsed_ts(self.since, horizon)
-        return tuple(
-            seconds + more if group == self.running else seconds
-            for group, seconds in zip(STATUS_GROUPS, self.seconds, strict=True)
-        )
+        seconds = list(self.seconds)
+        seconds[_INDEX[self.running]] += calendar.elapsed_ts(self.since, horizon)
+        return tuple(seconds)
 
 
 def _next_change(ticket: Ticket, at: float) -> float | None:
@@ -153,6 +163,8 @@ def _next_change(ticket: Ticket, at: float) -> float | None:
     created = ticket.created_at.timestamp()
     if created >= at:
         return created
+    if not ticket.events or ticket.events[-1].ts < at:  # events are in time order
+        return None
     for event in ticket.events:
         if event.ts >= at and (
             event.type is EventType.SOLVED
@@ -185,29 +197,29 @@ def accrue(
     stays there.  None when the ticket has nothing to keep (entirely before
     the epoch and done).
     """
-    truth = dict.fromkeys(STATUS_GROUPS, 0.0)
+    truth = [0.0] * len(STATUS_GROUPS)
     running: str | None = None
+    elapsed = calendar.elapsed_ts
     for group, start, end in status_stretches(ticket, horizon):
         if end == horizon:
             running = group
-        start = max(start, epoch)
+        if start < epoch:
+            start = epoch
         if end > start:
-            truth[group] += calendar.elapsed_ts(start, end)
-    published = (
-        previous.published(calendar, previous_horizon)
-        if previous is not None
-        else (0.0,) * len(STATUS_GROUPS)
-    )
-    seconds = tuple(
-        max(before, truth[group]) for group, before in zip(STATUS_GROUPS, published, strict=True)
-    )
+            truth[_INDEX[group]] += elapsed(start, end)
+    if previous is not None:
+        published = previous.published(calendar, previous_horizon)
+        seconds = tuple(map(max, published, truth))
+    else:
+        published = _ZEROS
+        seconds = tuple(truth)
     added = {
-        group: now - before
-        for group, now, before in zip(STATUS_GROUPS, seconds, published, strict=True)
+        STATUS_GROUPS[i]: now - before
+        for i, (now, before) in enumerate(zip(seconds, published, strict=True))
         if now > before
     }
     recheck_at = _next_change(ticket, horizon)
-    if previous is None and running is None and recheck_at is None and not any(seconds):
+    if previous is None and running is None and recheck_at is None and not added:
         return None, added
     return (
         StatusAccrual(ticket.priority.value, seconds, running, horizon, recheck_at),

@@ -320,11 +320,15 @@ def _migrate_to_1(connection: sqlite3.Connection) -> None:
             connection.execute(statement)
 
 
+#: one REAL column per status group, in the order of ``exporter.status_time.STATUS_GROUPS``
 _SCHEMA_V2 = """
 CREATE TABLE status_time (
     ticket_id TEXT PRIMARY KEY,
     priority TEXT NOT NULL,
-    seconds TEXT NOT NULL,
+    open REAL NOT NULL,
+    pending REAL NOT NULL,
+    on_hold REAL NOT NULL,
+    reopened REAL NOT NULL,
     running TEXT,
     since REAL NOT NULL,
     recheck_at REAL
@@ -740,7 +744,7 @@ class Store:
 
     def _write_status(self, accruals: Mapping[str, StatusAccrual]) -> None:
         self._db.executemany(
-            "INSERT OR REPLACE INTO status_time VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO status_time VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [_status_row(ticket_id, accrual) for ticket_id, accrual in accruals.items()],
         )
 
@@ -816,7 +820,7 @@ class Store:
             db.execute("INSERT OR IGNORE INTO csat VALUES (?, ?, ?, 0)", (row.id, *facts["csat"]))
         if facts.get("status"):  # tombstones of older versions have none
             db.execute(
-                "INSERT OR REPLACE INTO status_time VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO status_time VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (row.id, *facts["status"]),
             )
         db.execute("DELETE FROM pruned WHERE ticket_id = ?", (row.id,))
@@ -1025,10 +1029,11 @@ class Store:
 
 
 def _status_row(ticket_id: str, accrual: StatusAccrual) -> tuple[Any, ...]:
+    """The ``status_time`` row of an accrual (one column per group, in STATUS_GROUPS order)."""
     return (
         ticket_id,
         accrual.priority,
-        json.dumps(list(accrual.seconds)),
+        *accrual.seconds,
         accrual.running,
         accrual.since,
         accrual.recheck_at,
@@ -1036,10 +1041,8 @@ def _status_row(ticket_id: str, accrual: StatusAccrual) -> tuple[Any, ...]:
 
 
 def _status_accrual(row: Sequence[Any]) -> StatusAccrual:
-    _, priority, seconds, running, since, recheck_at = row
-    return StatusAccrual(
-        priority, tuple(float(value) for value in json.loads(seconds)), running, since, recheck_at
-    )
+    _, priority, open_, pending, on_hold, reopened, running, since, recheck_at = row
+    return StatusAccrual(priority, (open_, pending, on_hold, reopened), running, since, recheck_at)
 
 
 class _Transaction:
