@@ -233,3 +233,23 @@ def test_every_status_and_priority_is_served_from_the_start(tmp_path: Path) -> N
         (group, priority.value): 0.0 for group in STATUS_GROUPS for priority in PRIORITIES
     }
     assert all(set(sample.labels) == {"status", "priority"} for sample in family.samples)
+
+
+def test_a_store_from_before_status_time_accrues_its_open_tickets_from_the_epoch(
+    tmp_path: Path,
+) -> None:
+    run = Run(tmp_path)
+    try:
+        run.poll("2026-11-02 09:00", None, [T1])
+        db = run.harness.store._db
+        db.execute("DELETE FROM status_time")  # what an older exporter left: no status time
+        db.execute("DELETE FROM meta WHERE key = 'status_horizon'")
+        db.execute("DELETE FROM counter_bases WHERE metric = ?", (NAME,))
+        db.execute("DELETE FROM counter_totals WHERE metric = ?", (NAME,))
+        run.restart()
+        run.poll("2026-11-02 10:00", None, [T1])  # T1 unchanged, still open
+        store = run.harness.store
+        assert run.poller.counters() == store.totals() == store.recount()
+    finally:
+        run.harness.store.close()
+    assert run.seen[-1][("open", "urgent")] == 110 * MIN
