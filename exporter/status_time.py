@@ -195,12 +195,19 @@ def accrue(
     deleted ticket keeps what it published.  The additions go to the
     ticket's current ``priority``; what it published under an earlier one
     stays there.  None when the ticket has nothing to keep (entirely before
-    the epoch and done).
+    the epoch and done).  A ticket whose status is closed accrues nothing after
+    its last event, even without an event that closes it.
     """
     truth = [0.0] * len(STATUS_GROUPS)
     running: str | None = None
     elapsed = calendar.elapsed_ts
-    for group, start, end in status_stretches(ticket, horizon):
+    until = horizon
+    if ticket.is_closed:
+        # closed without a closing event (a helpdesk that reports a deleted ticket as
+        # closed): its time stops at the last thing that happened to it
+        last = ticket.events[-1].ts if ticket.events else ticket.created_at.timestamp()
+        until = min(horizon, max(last, ticket.created_at.timestamp()))
+    for group, start, end in status_stretches(ticket, until):
         if end == horizon:
             running = group
         if start < epoch:

@@ -211,6 +211,21 @@ ACCRUAL = [
         id="deleted-ticket-closed-stops-and-keeps-its-time",
     ),
     pytest.param(
+        [
+            ("2026-11-02 09:00", OPEN_0810),
+            (
+                "2026-11-02 10:00",
+                ticket("2026-11-02 08:10", status("2026-11-02 09:30", "pending"), status="closed"),
+            ),
+            (
+                "2026-11-02 11:00",
+                ticket("2026-11-02 08:10", status("2026-11-02 09:30", "pending"), status="closed"),
+            ),
+        ],
+        {"open": 80 * MIN},
+        id="closed-without-a-closing-event-stops-at-its-last-event",
+    ),
+    pytest.param(
         [("2026-11-02 10:00", ticket("2026-11-02 07:00"))],
         {"open": 120 * MIN},
         id="time-before-the-epoch-is-not-counted",
