@@ -62,9 +62,13 @@ def status_stretches(ticket: Ticket, until: float) -> Iterator[tuple[str, float,
     """``(group, start, end)`` for each stretch of the ticket's life before ``until``.
 
     Stretches are in wall-clock POSIX seconds, in order, without overlap; an
-    unsolved ticket's last stretch ends at ``until``.
+    unsolved ticket's last stretch ends at ``until``.  A ticket whose status is
+    closed without an event that closes it (a helpdesk that reports a deleted
+    ticket as closed) ends at its last event.
     """
     start = ticket.created_at.timestamp()
+    if ticket.is_closed:
+        until = min(until, max(ticket.events[-1].ts if ticket.events else start, start))
     if start >= until:
         return
     group: str | None = OPEN
@@ -195,19 +199,12 @@ def accrue(
     deleted ticket keeps what it published.  The additions go to the
     ticket's current ``priority``; what it published under an earlier one
     stays there.  None when the ticket has nothing to keep (entirely before
-    the epoch and done).  A ticket whose status is closed accrues nothing after
-    its last event, even without an event that closes it.
+    the epoch and done).
     """
     truth = [0.0] * len(STATUS_GROUPS)
     running: str | None = None
     elapsed = calendar.elapsed_ts
-    until = horizon
-    if ticket.is_closed:
-        # closed without a closing event (a helpdesk that reports a deleted ticket as
-        # closed): its time stops at the last thing that happened to it
-        last = ticket.events[-1].ts if ticket.events else ticket.created_at.timestamp()
-        until = min(horizon, max(last, ticket.created_at.timestamp()))
-    for group, start, end in status_stretches(ticket, until):
+    for group, start, end in status_stretches(ticket, horizon):
         if end == horizon:
             running = group
         if start < epoch:

@@ -67,6 +67,17 @@ CASES = [
         {"open": 10 * MIN},
         id="closing-a-solved-ticket-adds-nothing",
     ),
+    pytest.param(
+        ticket(
+            "2026-11-02 09:00",
+            status("2026-11-02 09:10", "pending"),
+            {"at": "2026-11-02T09:40:00Z", "type": "requester_reply"},
+            status="closed",
+        ),
+        "2026-11-02 12:00",
+        {"open": 10 * MIN, "pending": 30 * MIN},
+        id="closed-without-a-closing-event-ends-at-its-last-event",
+    ),
     pytest.param(ticket("2026-11-02 09:00"), "2026-11-02 08:00", {}, id="before-creation"),
 ]
 
