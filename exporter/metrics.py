@@ -115,6 +115,13 @@ TICKETS_SOLVED = _m(
     ("priority", "channel"),
     "Tickets solved since the store's epoch.",
 )
+TICKET_STATUS_SECONDS = _m(
+    "helpdesk_ticket_status_business_seconds_total",
+    "counter",
+    ("status", "priority"),
+    "Business seconds tickets spent in each status group (open, pending, on_hold, reopened) "
+    "since the store's epoch, on the resolution SLA's calendar, up to the source's watermark.",
+)
 OLDEST_UNANSWERED = _m(
     "helpdesk_oldest_unanswered_ticket_timestamp_seconds",
     "gauge",
@@ -206,6 +213,7 @@ ALL: tuple[MetricSpec, ...] = (
     TICKETS_OPEN,
     TICKETS_CREATED,
     TICKETS_SOLVED,
+    TICKET_STATUS_SECONDS,
     OLDEST_UNANSWERED,
     TICKETS_UNASSIGNED,
     CSAT_RATINGS,

@@ -22,6 +22,14 @@ How the work stays small:
   changed, in which case the live tickets are re-evaluated from their stored
   JSON on the next poll).
 
+Status time (``helpdesk_ticket_status_business_seconds_total``): each poll
+accrues every ticket that changed through :func:`exporter.status_time.accrue`
+and writes what it added as plain counter increments; every other ticket
+still in a status group adds the same business seconds between the previous
+horizon and this one, so those are added per (priority, group) from a count,
+without touching the tickets.  The horizon is ``min(now, watermark)``, never
+moving back.  A scrape adds nothing: the counters only move at polls.
+
 Watermark (docs/design.md): outcomes are decided with the horizon
 ``min(now, watermark)``; a ``bad`` or ``breached`` outcome is never decided
 before the source's data is known complete past its threshold instant.
@@ -75,6 +83,7 @@ from exporter.slo import (
 )
 from exporter.snapshot import HistogramSample, Sample, Snapshot
 from exporter.sources.base import KnowsTickets, PollResult, Source, SourceError
+from exporter.status_time import STATUS_GROUPS, StatusAccrual, accrue, status_calendar
 from exporter.store import (
     ELAPSED_BUCKET,
     ELAPSED_SUM,
@@ -108,6 +117,8 @@ FREEZE_LIVE_TICKETS = 10_000
 LIVE_STATE_VERSION = 1
 #: Store meta key of the config fingerprint the persisted live states were computed with.
 FINGERPRINT_KEY = "config_fingerprint"
+#: Store meta key of the instant up to which the status-time counters have accrued.
+STATUS_HORIZON_KEY = "status_horizon"
 
 #: What a poller publishes before it could ever read its store: no counter (a zero would
 #: read as a reset), but every gauge the source alerts need (HelpdeskSourceDown).
@@ -300,6 +311,7 @@ class Poller:
         self._event_slos = [s for s in config.slos if s.kind.counted_by_exporter]
         self._slas: dict[str, SlaConfig] = self._plan.slas
         self._channels = config.exporter.breakdown.get("channel")
+        self._status_calendar = status_calendar(config, self._evaluator.calendars)
         self._retention = retention_seconds(config)
         self._fingerprint = config_fingerprint(config)
         self._lock = threading.RLock()
@@ -337,6 +349,12 @@ class Poller:
         self._cursor: str | None = None
         self._watermark: float | None = None
         self._last_success: float | None = None
+        #: tickets accruing status time, per (priority, group)
+        self._status_running: dict[tuple[str, str], int] = {}
+        #: ticket -> instant of a known status change past the horizon
+        self._status_rechecks: dict[str, float] = {}
+        #: the status-time counters have accrued up to here (never moves back)
+        self._status_horizon = 0.0
 
     def _read_source_state(self) -> None:
         """The stored watermark and last success, for the series published before the load."""
@@ -556,6 +574,7 @@ class Poller:
         for key, value in self._unsaved.items():
             self._counters[key] = self._counters.get(key, 0.0) + value
         self._stored_fingerprint = self.store.meta(FINGERPRINT_KEY)
+        self._load_status()
         if self._stored_fingerprint == self._fingerprint:
             for ticket_id, text in self.store.live_states():
                 try:
@@ -579,6 +598,24 @@ class Poller:
             # A big live set is long-lived: keep the cyclic garbage collector from
             # rescanning it on every full collection (tens of ms at 100k tickets).
             gc.freeze()
+
+    def _load_status(self) -> None:
+        """The status-time horizon and who accrues; a store without them starts at its epoch
+        and accrues every live ticket on the next poll."""
+        stored = self.store.meta(STATUS_HORIZON_KEY)
+        if stored is None:
+            self._status_horizon = self.store.epoch
+            self._status_rechecks = dict.fromkeys(
+                (ticket_id for ticket_id, _ in self.store.live_states()), -math.inf
+            )
+            return
+        self._status_horizon = float(stored)
+        for ticket_id, priority, running, recheck_at in self.store.running_status():
+            if running is not None:
+                key = (priority, running)
+                self._status_running[key] = self._status_running.get(key, 0) + 1
+            if recheck_at is not None:
+                self._status_rechecks[ticket_id] = recheck_at
 
     def _reload_after_failure(self) -> None:
         self._loaded = False
@@ -618,6 +655,30 @@ class Poller:
             changed[ticket_id] = (None, body, digests[ticket_id])
         del stored_bodies
 
+        status_horizon = max(self._status_horizon, horizon)
+        status_due = [
+            ticket_id
+            for ticket_id, at in self._status_rechecks.items()
+            if at < status_horizon and ticket_id not in changed
+        ]
+        status_before = self.store.status_accruals([*changed, *status_due])
+        status_added: dict[tuple[str, str], float] = {}
+
+        def accrue_status(ticket: Ticket) -> None:
+            accrual, added = accrue(
+                ticket,
+                self._status_calendar,
+                self.store.epoch,
+                status_horizon,
+                status_before.get(ticket.id),
+                self._status_horizon,
+            )
+            if accrual is not None:
+                batch.status[ticket.id] = accrual
+            for group, seconds in added.items():
+                key = (group, ticket.priority.value)
+                status_added[key] = status_added.get(key, 0.0) + seconds
+
         evaluated: dict[str, LiveTicket | None] = {}
         #: the tickets left out of this poll (a source's own skips are in its problems)
         skipped: dict[str, SkippedRecord] = {}
@@ -626,7 +687,7 @@ class Poller:
             if isinstance(ticket, SkippedRecord):
                 skipped[ticket_id] = ticket
                 continue
-            outcome = self._evaluate_or_skip(ticket, now, horizon, batch)
+            outcome = self._evaluate_or_skip(ticket, now, horizon, batch, accrue_status)
             if isinstance(outcome, SkippedRecord):
                 skipped[ticket_id] = outcome
                 continue
@@ -648,6 +709,11 @@ class Poller:
                 else TicketState(ticket_id, None, settled_at)
             )
         decided = len(batch.slo_outcomes) + len(batch.sla_outcomes)
+        for ticket_id, body in self.store.bodies(status_due).items():
+            stored_ticket = _stored_ticket(ticket_id, body)
+            if not isinstance(stored_ticket, SkippedRecord):
+                evaluate_ticket(stored_ticket, accrue_status)  # a failure waits for a change
+        self._fold_status(status_before, batch.status, status_horizon, status_added)
 
         # pending outcomes of unchanged live tickets that the watermark has now passed
         touched: dict[str, LiveTicket] = {}
@@ -691,6 +757,10 @@ class Poller:
         unsaved = self._unsaved
         for counter, value in unsaved.items():
             increments[counter] = increments.get(counter, 0.0) + value
+        for (group, priority), seconds in status_added.items():
+            status_key: CounterKey = (metrics.TICKET_STATUS_SECONDS.name, (group, priority))
+            increments[status_key] = increments.get(status_key, 0.0) + seconds
+        batch.meta[STATUS_HORIZON_KEY] = repr(status_horizon)
         if self._stored_fingerprint != self._fingerprint:
             batch.meta[FINGERPRINT_KEY] = self._fingerprint
         deltas = self.store.write_poll(batch)
@@ -713,10 +783,58 @@ class Poller:
         for ticket_id, live in touched.items():
             if not live.is_live:
                 self._set.remove(ticket_id)
+        self._status_committed(status_before, batch.status, status_due, status_horizon)
         self._cursor = result.cursor
         self._watermark = result.watermark
         self._last_success = now
         return len(changed), decided, deltas.pruned
+
+    def _fold_status(
+        self,
+        before: Mapping[str, StatusAccrual],
+        after: Mapping[str, StatusAccrual],
+        horizon: float,
+        added: dict[tuple[str, str], float],
+    ) -> None:
+        """Add the business seconds from the last horizon to ``horizon`` of every ticket
+        still in a status group, but those this poll accrued itself (in ``after``)."""
+        seconds = self._status_calendar.elapsed_ts(self._status_horizon, horizon)
+        if not seconds:
+            return
+        running = dict(self._status_running)
+        for ticket_id in after:
+            accrual = before.get(ticket_id)
+            if accrual is not None and accrual.running is not None:
+                running[(accrual.priority, accrual.running)] -= 1
+        for (priority, group), count in running.items():
+            if count:
+                key = (group, priority)
+                added[key] = added.get(key, 0.0) + count * seconds
+
+    def _status_committed(
+        self,
+        before: Mapping[str, StatusAccrual],
+        after: Mapping[str, StatusAccrual],
+        due: Iterable[str],
+        horizon: float,
+    ) -> None:
+        """Memory follows the committed status accruals."""
+        running = self._status_running
+        for ticket_id, accrual in after.items():
+            old = before.get(ticket_id)
+            if old is not None and old.running is not None:
+                running[(old.priority, old.running)] -= 1
+            if accrual.running is not None:
+                key = (accrual.priority, accrual.running)
+                running[key] = running.get(key, 0) + 1
+            if accrual.recheck_at is not None:
+                self._status_rechecks[ticket_id] = accrual.recheck_at
+            else:
+                self._status_rechecks.pop(ticket_id, None)
+        for ticket_id in due:
+            if ticket_id not in after:  # unreadable or gone: a change brings it back
+                self._status_rechecks.pop(ticket_id, None)
+        self._status_horizon = horizon
 
     def _apply_deltas(self, deltas: PollDeltas) -> None:
         for key, value in deltas.counters.items():
@@ -788,10 +906,16 @@ class Poller:
     # -- evaluation of one changed ticket --
 
     def _evaluate_or_skip(
-        self, ticket: Ticket, now: float, horizon: float, batch: PollBatch
+        self,
+        ticket: Ticket,
+        now: float,
+        horizon: float,
+        batch: PollBatch,
+        accrue_status: Callable[[Ticket], None],
     ) -> tuple[LiveTicket | None, float] | SkippedRecord:
-        """:meth:`_evaluate` through :func:`evaluate_ticket`: a ticket that fails is skipped
-        and leaves nothing in ``batch`` (its earlier state, if any, stays as it was)."""
+        """:meth:`_evaluate` then ``accrue_status`` through :func:`evaluate_ticket`: a ticket
+        that fails is skipped and leaves nothing in ``batch`` (its earlier state, if any,
+        stays as it was; ``accrue_status`` records nothing when it fails)."""
         facts: tuple[list[Any], ...] = (
             batch.slo_outcomes,
             batch.sla_outcomes,
@@ -800,7 +924,13 @@ class Poller:
             batch.csat,
         )
         sizes = [len(rows) for rows in facts]
-        outcome = evaluate_ticket(ticket, lambda t: self._evaluate(t, now, horizon, batch))
+
+        def evaluate(t: Ticket) -> tuple[LiveTicket | None, float]:
+            result = self._evaluate(t, now, horizon, batch)
+            accrue_status(t)
+            return result
+
+        outcome = evaluate_ticket(ticket, evaluate)
         if isinstance(outcome, SkippedRecord):
             for rows, size in zip(facts, sizes, strict=True):
                 del rows[size:]
@@ -922,6 +1052,10 @@ class Poller:
                     elapsed_sums.get((metric, priority), 0.0),
                 )
             )
+
+        for priority in PRIORITIES:
+            for group in STATUS_GROUPS:
+                samples[metrics.TICKET_STATUS_SECONDS.name].setdefault((group, priority.value), 0.0)
 
         # SLO gauges
         for slo in config.slos:

@@ -22,6 +22,11 @@ Fact tables (one row per fact, never updated once written):
 * ``tickets`` -- also records the ticket's creation (priority and channel at
   first sight label the created counter).
 
+``status_time`` holds, per ticket, what it has added to
+``helpdesk_ticket_status_business_seconds_total`` (a
+:class:`~exporter.status_time.StatusAccrual`); the additions themselves are
+plain increments in ``counter_bases``, written in the same transaction.
+
 Every poll is written by :meth:`Store.write_poll` in one transaction (tickets,
 facts, cursor, watermark, pruning), so a ``kill -9`` at any point leaves either
 the state before the poll or the state after it.
@@ -59,6 +64,7 @@ from exporter.engine.facts import SlaOutcomeRow as SlaOutcomeRow
 from exporter.engine.facts import SlaStopRow as SlaStopRow
 from exporter.engine.facts import SloOutcomeRow as SloOutcomeRow
 from exporter.engine.facts import SolveRow as SolveRow
+from exporter.status_time import StatusAccrual
 
 #: (metric name, label values in the metric's label order)
 CounterKey = tuple[str, tuple[str, ...]]
@@ -198,6 +204,9 @@ class PollBatch:
     sla_stops: list[SlaStopRow] = field(default_factory=list)
     solves: list[SolveRow] = field(default_factory=list)
     csat: list[CsatRow] = field(default_factory=list)
+    #: what tickets have now published into the status-time counters (their additions
+    #: are in ``increments``)
+    status: dict[str, StatusAccrual] = field(default_factory=dict)
     #: plain counter increments (e.g. API requests), added to ``counter_bases``
     increments: dict[CounterKey, float] = field(default_factory=dict)
     #: store metadata to set in the same transaction
@@ -311,8 +320,33 @@ def _migrate_to_1(connection: sqlite3.Connection) -> None:
             connection.execute(statement)
 
 
+#: one REAL column per status group, in the order of ``exporter.status_time.STATUS_GROUPS``
+_SCHEMA_V2 = """
+CREATE TABLE status_time (
+    ticket_id TEXT PRIMARY KEY,
+    priority TEXT NOT NULL,
+    open REAL NOT NULL,
+    pending REAL NOT NULL,
+    on_hold REAL NOT NULL,
+    reopened REAL NOT NULL,
+    running TEXT,
+    since REAL NOT NULL,
+    recheck_at REAL
+) WITHOUT ROWID;
+CREATE INDEX status_time_live ON status_time (ticket_id)
+    WHERE running IS NOT NULL OR recheck_at IS NOT NULL;
+"""
+
+
+def _migrate_to_2(connection: sqlite3.Connection) -> None:
+    """Status time per ticket (``helpdesk_ticket_status_business_seconds_total``)."""
+    for statement in _SCHEMA_V2.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+
+
 #: ``MIGRATIONS[n]`` takes a store from schema version ``n`` to ``n + 1``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_1, _migrate_to_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -551,6 +585,37 @@ class Store:
             ).fetchall()
         return [SloOutcomeRow(*row) for row in rows]
 
+    def status_accruals(self, ids: Sequence[str]) -> dict[str, StatusAccrual]:
+        """What these tickets have published into the status-time counters, pruned ones
+        included (a ticket without one has published nothing)."""
+        found: dict[str, StatusAccrual] = {}
+        wanted = sorted(set(ids))
+        with self._lock:
+            for row in self._existing(
+                "SELECT * FROM status_time WHERE ticket_id IN ({marks})", wanted
+            ):
+                found[row[0]] = _status_accrual(row)
+            if not found.keys() >= set(wanted):
+                for ticket_id, facts in self._existing(
+                    "SELECT ticket_id, facts FROM pruned WHERE ticket_id IN ({marks})",
+                    [ticket_id for ticket_id in wanted if ticket_id not in found],
+                ):
+                    status = json.loads(facts).get("status")
+                    if status:
+                        found[ticket_id] = _status_accrual((ticket_id, *status))
+        return found
+
+    def running_status(self) -> Iterator[tuple[str, str, str | None, float | None]]:
+        """``(ticket id, priority, running group, recheck_at)`` of every ticket still accruing
+        status time or waiting for a known status change (read in chunks)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT ticket_id, priority, running, recheck_at FROM status_time "
+                "WHERE running IS NOT NULL OR recheck_at IS NOT NULL"
+            )
+            while chunk := rows.fetchmany(5000):
+                yield from chunk
+
     # -- counters --
 
     def totals(self) -> dict[CounterKey, float]:
@@ -656,6 +721,7 @@ class Store:
             self._write_tickets(batch.tickets, deltas)
             self._write_states(batch.states)
             self._write_facts(batch, deltas)
+            self._write_status(batch.status)
             self._add_to("counter_bases", batch.increments)
             for key, value in batch.increments.items():
                 deltas.add(key, value)
@@ -675,6 +741,12 @@ class Store:
             if batch.prune_before is not None:
                 deltas.pruned = self._prune(batch.prune_before, batch.prune_limit)
         return deltas
+
+    def _write_status(self, accruals: Mapping[str, StatusAccrual]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO status_time VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_status_row(ticket_id, accrual) for ticket_id, accrual in accruals.items()],
+        )
 
     def _counted(self, at: float) -> int:
         return 1 if at >= self.epoch else 0
@@ -746,6 +818,11 @@ class Store:
             )
         if facts["csat"]:
             db.execute("INSERT OR IGNORE INTO csat VALUES (?, ?, ?, 0)", (row.id, *facts["csat"]))
+        if facts.get("status"):  # tombstones of older versions have none
+            db.execute(
+                "INSERT OR REPLACE INTO status_time VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row.id, *facts["status"]),
+            )
         db.execute("DELETE FROM pruned WHERE ticket_id = ?", (row.id,))
 
     def _write_states(self, states: Iterable[TicketState]) -> None:
@@ -881,6 +958,7 @@ class Store:
                     "stops": [],
                     "solve": None,
                     "csat": None,
+                    "status": None,
                 }
                 if counted:
                     base(metrics.TICKETS_CREATED.name, (priority, channel))
@@ -915,6 +993,14 @@ class Store:
                 facts[ticket_id]["csat"] = [rating, rated_at]
                 if counted:
                     base(metrics.CSAT_RATINGS.name, (rating,))
+            # a settled ticket's status time is done: it waits in the tombstone in case the
+            # ticket comes back (one still accruing, which a settled one should not be, stays)
+            for ticket_id, *status in db.execute(
+                f"SELECT * FROM status_time WHERE ticket_id IN ({marks}) "
+                "AND running IS NULL AND recheck_at IS NULL",
+                chunk,
+            ):
+                facts[ticket_id]["status"] = status
             db.executemany(
                 "INSERT OR REPLACE INTO pruned (ticket_id, digest, facts, pruned_at) "
                 "VALUES (?, ?, ?, ?)",
@@ -933,8 +1019,30 @@ class Store:
                 ("tickets", "id"),
             ):
                 db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+            db.execute(
+                f"DELETE FROM status_time WHERE ticket_id IN ({marks}) "
+                "AND running IS NULL AND recheck_at IS NULL",
+                chunk,
+            )
         self._add_to("counter_bases", bases)
         return len(ids)
+
+
+def _status_row(ticket_id: str, accrual: StatusAccrual) -> tuple[Any, ...]:
+    """The ``status_time`` row of an accrual (one column per group, in STATUS_GROUPS order)."""
+    return (
+        ticket_id,
+        accrual.priority,
+        *accrual.seconds,
+        accrual.running,
+        accrual.since,
+        accrual.recheck_at,
+    )
+
+
+def _status_accrual(row: Sequence[Any]) -> StatusAccrual:
+    _, priority, open_, pending, on_hold, reopened, running, since, recheck_at = row
+    return StatusAccrual(priority, (open_, pending, on_hold, reopened), running, since, recheck_at)
 
 
 class _Transaction:

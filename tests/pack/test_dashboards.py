@@ -298,7 +298,8 @@ def test_overview_has_a_row_per_slo_with_the_objective_as_threshold(config_id: s
     overview = _dashboard(config_id, dashboards.OVERVIEW_UID)
     rows = [panel["title"] for panel in overview["panels"] if panel["type"] == "row"]
     assert [row.split(":")[0] for row in rows] == [slo.name for slo in config.slos] + [
-        "Tickets and SLA outcomes"
+        "Tickets and SLA outcomes",
+        "Where the time goes (business hours)",
     ]
     compliance = [p for p in _panels(overview) if p["title"].startswith("Compliance")]
     assert [_steps(panel)[1] for panel in compliance] == [

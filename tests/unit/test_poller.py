@@ -774,9 +774,13 @@ def test_restart_on_the_same_store_keeps_every_counter(morning: Harness) -> None
     for name, samples in live_gauges.items():
         assert morning.poller.snapshot.samples[name] == samples
     morning.poll("mid-morning.jsonl", "2026-11-02T10:01:00Z")  # nothing new happened
+    status = M.TICKET_STATUS_SECONDS.name
     assert morning.totals() == {
         **before,
         (M.API_REQUESTS.name, ("file", "200")): before[(M.API_REQUESTS.name, ("file", "200"))] + 1,
+        # but a minute went by: A, B and E (urgent) and D (normal) are open
+        (status, ("open", "urgent")): before[(status, ("open", "urgent"))] + 3 * 60,
+        (status, ("open", "normal")): before[(status, ("open", "normal"))] + 60,
     }
     morning.poll("afternoon.jsonl", "2026-11-02T15:00:00Z")
     after = morning.totals()

@@ -56,7 +56,7 @@ def batch(**facts: object) -> PollBatch:
 
 def test_new_store_has_schema_epoch_and_wal(tmp_path: Path) -> None:
     with open_store(tmp_path) as store:
-        assert store.schema_version == store_module.SCHEMA_VERSION == 1
+        assert store.schema_version == store_module.SCHEMA_VERSION == 2
         assert store.epoch == EPOCH
         assert store.integrity_check() == "ok"
     raw = sqlite3.connect(tmp_path / "state.db")
@@ -80,7 +80,7 @@ def test_migrations_run_in_order_from_the_stored_version(
 
     monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, add_notes))
     with open_store(tmp_path, now=EPOCH + 5) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == store_module.SCHEMA_VERSION + 1
         assert store.epoch == EPOCH  # a migration is not a new store
         assert store._db.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 0
 

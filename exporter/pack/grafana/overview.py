@@ -41,6 +41,7 @@ from exporter.pack.grafana.panels import (
     _timeseries,
     _window_text,
 )
+from exporter.pack.grafana.status import add_status_time_row
 from exporter.pack.names import CURRENT_BURN_RATE, OVERVIEW_UID, PERIOD_BUDGET_REMAINING
 from exporter.pack.rules import (
     PackPlan,
@@ -257,7 +258,8 @@ def _overview_tickets(dashboard: builders.Dashboard) -> None:
 
 
 def overview_dashboard(config: Config, plan: PackPlan | None = None) -> model.Dashboard:
-    """Every SLO at a glance, one row each, then tickets and SLA outcomes."""
+    """Every SLO at a glance, one row each, then tickets and SLA outcomes, and where the time
+    goes."""
     plan = plan or plan_pack(config)
     dashboard = (
         _base(
@@ -273,4 +275,5 @@ def overview_dashboard(config: Config, plan: PackPlan | None = None) -> model.Da
     for slo in plan.slos:
         _overview_row(slo, dashboard)
     _overview_tickets(dashboard)
+    add_status_time_row(dashboard)
     return _finish(dashboard)
