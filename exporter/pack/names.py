@@ -21,6 +21,10 @@ SLI_ERROR_RATIO_PREFIX = "slo:sli_error:ratio_rate"
 #: An availability SLO's sample of each minute: ``result="total"`` 1 in business hours,
 #: ``result="bad"`` the share of that minute the service was down.
 SLI_MINUTE = "slo:sli_minute:business"
+#: business time per status group over the last day, by priority and status (exporter group)
+STATUS_TIME_INCREASE = "priority_status:helpdesk_ticket_status_business_seconds:increase1d"
+#: each status group's share of its priority's business time over the last day
+STATUS_TIME_SHARE = "priority_status:helpdesk_ticket_status_business_seconds:share1d"
 
 # --- alerts -----------------------------------------------------------------------------------
 

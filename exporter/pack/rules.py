@@ -1281,7 +1281,28 @@ def exporter_group(plan: PackPlan) -> Group:
         ),
     ]
     rules += [absent_alert(slo, job) for slo in plan.slos]
+    rules += status_time_rules(plan)
     return {"name": "helpdesk-slo-exporter", "interval": FAST_INTERVAL, "rules": rules}
+
+
+#: the window of the status-time recording rules
+STATUS_TIME_WINDOW = "1d"
+
+
+def status_time_rules(plan: PackPlan) -> list[Rule]:
+    """Where the last day's business time went, per priority: seconds and share per status.
+
+    A priority with no business time in the day (a weekend) has no share series
+    rather than a division by zero.
+    """
+    counter = f"{metrics.TICKET_STATUS_SECONDS.name}{selector({'job': plan.options.job})}"
+    increase = f"sum by (priority, status) (increase({counter}[{STATUS_TIME_WINDOW}]))"
+    recorded = f"{names.STATUS_TIME_INCREASE}{selector(plan.exporter_labels)}"
+    share = f"{recorded}\n/ on (priority) group_left ()\n(sum by (priority) ({recorded}) > 0)"
+    return [
+        _record(names.STATUS_TIME_INCREASE, increase, plan.exporter_labels),
+        _record(names.STATUS_TIME_SHARE, share, plan.exporter_labels),
+    ]
 
 
 def rule_groups(plan: PackPlan) -> list[Group]:

@@ -107,6 +107,7 @@ from exporter.pack.rules import (
     ratio_name,
     selector,
 )
+from exporter.status_time import ON_HOLD, OPEN, PENDING, REOPENED
 
 Values = list[float | None]
 
@@ -1416,8 +1417,45 @@ class _Builder:
         group.silent(self._alerts(EXPORTER_DOWN), span)
         return group
 
+    def status_time_share(self) -> ScenarioGroup:
+        """Business time per status group: the day's seconds and each group's share of its
+        priority's time; a priority with no business time has no share (no division by 0)."""
+        span = 60
+        group = ScenarioGroup("status time: the day's business time split by status", span)
+        per_minute = {OPEN: 36.0, PENDING: 18.0, ON_HOLD: 0.0, REOPENED: 6.0}
+        name = metrics.TICKET_STATUS_SECONDS.name
+        for status, rate in per_minute.items():
+            for priority, scale in (("urgent", 1.0), ("low", 0.0)):
+                labels = self._exporter_labels(priority=priority, status=status)
+                group.add(series(name, labels), [rate * scale * m for m in range(span + 1)])
+        labels = self.plan.exporter_labels
+        total = sum(per_minute.values())
+        group.samples(
+            names.STATUS_TIME_SHARE,
+            span,
+            [
+                (
+                    series(names.STATUS_TIME_SHARE, {**labels, "priority": "urgent", "status": s}),
+                    rate / total,
+                )
+                for s, rate in sorted(per_minute.items())
+            ],
+        )
+        group.samples(
+            f'{names.STATUS_TIME_INCREASE}{{status="{OPEN}"}}',
+            span,
+            [
+                (
+                    series(names.STATUS_TIME_INCREASE, {**labels, "priority": p, "status": OPEN}),
+                    per_minute[OPEN] * span * scale,
+                )
+                for p, scale in (("low", 0.0), ("urgent", 1.0))
+            ],
+        )
+        return group
+
     def exporter_down(self) -> list[ScenarioGroup]:
-        rules = {rule["alert"]: rule for rule in exporter_group(self.plan)["rules"]}
+        rules = {r["alert"]: r for r in exporter_group(self.plan)["rules"] if "alert" in r}
         down = ScenarioGroup("exporter down: a failing scrape pages after 5 minutes", 30)
         down.add(series("up", self._exporter_labels()), [1.0] * 10 + [0.0] * 21)
         down.alerts(EXPORTER_DOWN, 13, [])
@@ -1444,7 +1482,7 @@ class _Builder:
     def _fires(self, group: ScenarioGroup, model: SourceModel, alert: str, since: int) -> None:
         """``alert`` fires within 15 minutes of ``since`` (or as soon as the poll interval
         allows), with its annotations, after staying silent; no other source alert fires."""
-        rules = {rule["alert"]: rule for rule in exporter_group(self.plan)["rules"]}
+        rules = {r["alert"]: r for r in exporter_group(self.plan)["rules"] if "alert" in r}
         first = _first(partial(model.firing, alert), since, group.minutes)
         if first is None:
             raise ValueError(f"{group.name}: {alert} never fires in the model")
@@ -1514,7 +1552,7 @@ class _Builder:
             100,
         )
         model = self._source(group, every(1, 100, watermark=lambda m: 30.0 * m - 60), True)
-        rules = {rule["alert"]: rule for rule in exporter_group(self.plan)["rules"]}
+        rules = {r["alert"]: r for r in exporter_group(self.plan)["rules"] if "alert" in r}
         first = _first(partial(model.firing, SOURCE_LAGGING), 0, group.minutes)
         if first is None:
             raise ValueError(f"{group.name}: the model never fires {SOURCE_LAGGING}")
@@ -1804,6 +1842,7 @@ class _Builder:
             self.availability_blip(),
             self.availability_budget(),
             self.exporter_health(),
+            self.status_time_share(),
             *self.exporter_down(),
             self.source_never_answered(),
             self.source_stopped_answering(),

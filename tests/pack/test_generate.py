@@ -264,6 +264,18 @@ SLO_RULE_BREAKS = [
         "",
         "aftermath",
     ),
+    (
+        "status-share-without-the-zero-guard-divides-a-quiet-priority-by-zero",
+        r"\) > 0\)$",
+        "))",
+        "status time",
+    ),
+    (
+        "status-share-matched-on-every-label-finds-nothing",
+        r"/ on \(priority\) group_left \(\)",
+        "/",
+        "status time",
+    ),
 ]
 
 
