@@ -141,6 +141,7 @@ def test_generated_tests_cover_every_scenario(packs: dict[str, Path]) -> None:
         "SupportSLOBacklogImminent",
         "SupportSLOBacklogImminent and SupportSLOBacklogBreached",
         "exporter",
+        "status time",
         "exporter down",
         "exporter never scraped",
         "source never answered",
