@@ -13,9 +13,10 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -289,7 +290,24 @@ def test_generated_slo_tests_fail_on_a_broken_guard(
     promtool: str, packs: dict[str, Path], tmp_path: Path, old: str, new: str, failing: str
 ) -> None:
     """The imminent-backlog and aftermath tests have teeth: each of these mistakes fails them."""
-    rules = yaml.safe_load((packs["objective-95-28d"] / RULES_FILE).read_text())
+    kept, result = _run_with_a_broken_rule(
+        promtool, packs["objective-95-28d"], tmp_path, old, new, lambda name: failing in name
+    )
+    assert kept
+    assert result.returncode == 1, result.stdout[-3000:]
+
+
+def _run_with_a_broken_rule(
+    promtool: str,
+    pack: Path,
+    tmp_path: Path,
+    old: str,
+    new: str,
+    keep: Callable[[str], bool],
+) -> tuple[list[Any], subprocess.CompletedProcess[str]]:
+    """Rewrite every rule expression of ``pack`` with ``re.sub(old, new)`` (at least one must
+    change) and run the pack's generated test groups whose name ``keep`` accepts on it."""
+    rules = yaml.safe_load((pack / RULES_FILE).read_text())
     changed = 0
     for group in rules["groups"]:
         for rule in group["rules"]:
@@ -298,18 +316,17 @@ def test_generated_slo_tests_fail_on_a_broken_guard(
             rule["expr"] = expr
     assert changed
     (tmp_path / Path(RULES_FILE).name).write_text(yaml.safe_dump(rules))
-    tests = yaml.safe_load((packs["objective-95-28d"] / RULE_TESTS_FILE).read_text())
-    tests["tests"] = [t for t in tests["tests"] if failing in t["name"]]
-    assert tests["tests"]
-    (tmp_path / "slo.test.yml").write_text(yaml.safe_dump(tests))
+    tests = yaml.safe_load((pack / RULE_TESTS_FILE).read_text())
+    tests["tests"] = [t for t in tests["tests"] if keep(t["name"])]
+    (tmp_path / "broken.test.yml").write_text(yaml.safe_dump(tests))
     result = subprocess.run(
-        [promtool, "test", "rules", "slo.test.yml"],
+        [promtool, "test", "rules", "broken.test.yml"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert result.returncode == 1, result.stdout[-3000:]
+    return tests["tests"], result
 
 
 AVAILABILITY = "availability-business-hours"
@@ -357,26 +374,10 @@ def test_generated_availability_tests_fail_on_a_broken_rule(
     promtool: str, packs: dict[str, Path], tmp_path: Path, old: str, new: str, failing: str
 ) -> None:
     """The availability tests have teeth: each of these mistakes fails the named group."""
-    rules = yaml.safe_load((packs[AVAILABILITY] / RULES_FILE).read_text())
-    changed = 0
-    for group in rules["groups"]:
-        for rule in group["rules"]:
-            expr = re.sub(old, new, rule["expr"])
-            changed += expr != rule["expr"]
-            rule["expr"] = expr
-    assert changed
-    (tmp_path / Path(RULES_FILE).name).write_text(yaml.safe_dump(rules))
-    tests = yaml.safe_load((packs[AVAILABILITY] / RULE_TESTS_FILE).read_text())
-    tests["tests"] = [t for t in tests["tests"] if t["name"].startswith(failing)]
-    assert len(tests["tests"]) == 1
-    (tmp_path / "availability.test.yml").write_text(yaml.safe_dump(tests))
-    result = subprocess.run(
-        [promtool, "test", "rules", "availability.test.yml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    kept, result = _run_with_a_broken_rule(
+        promtool, packs[AVAILABILITY], tmp_path, old, new, lambda name: name.startswith(failing)
     )
+    assert len(kept) == 1
     assert result.returncode == 1, result.stdout[-3000:]
 
 
