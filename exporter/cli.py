@@ -385,12 +385,7 @@ def cmd_suggest(args: argparse.Namespace, out: TextIO) -> int:
     from exporter.suggest import apply_to_config, result_json, review, slos_yaml, table_lines
 
     at = _parse_at(args.at)
-    start = _parse_since(args.since, at)
-    if start >= at:
-        raise UsageError(
-            f"--since {shorten(args.since, 40)} is not before --at {_iso(at)}: "
-            "the history runs from --since to --at"
-        )
+    start = _history_start(args.since, at, "--at")
     if args.config is None:
         config, text, where = default_config(), DEMO_CONFIG, "the built-in demo"
     else:
@@ -431,21 +426,36 @@ def cmd_suggest(args: argparse.Namespace, out: TextIO) -> int:
         parse_config(
             new_text, path=apply_path, base_dir=apply_path.parent.absolute()
         ).build_calendars()
-        tmp = apply_path.with_name(apply_path.name + ".tmp")
-        try:
-            tmp.write_text(new_text, encoding="utf-8")
-            tmp.replace(apply_path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise CommandFailed(
-                f"--apply {args.apply}: cannot write: {exc.strerror or exc}"
-            ) from None
+        _write_replacing(apply_path, new_text, f"--apply {args.apply}")
         _say(
             f"wrote {args.apply}: {where} with {len(added)} SLO(s) added"
             f"{' (' + ', '.join(added) + ')' if added else ''} and {len(replaced)} replaced"
             f"{' (' + ', '.join(replaced) + ')' if replaced else ''}"
         )
     return EXIT_OK
+
+
+def _history_start(since: str, end: float, end_flag: str) -> float:
+    """``--since`` as an instant before the history's end (``--at`` or ``--until``)."""
+    start = _parse_since(since, end)
+    if start >= end:
+        raise UsageError(
+            f"--since {shorten(since, 40)} is not before {end_flag} {_iso(end)}: "
+            f"the history runs from --since to {end_flag}"
+        )
+    return start
+
+
+def _write_replacing(path: Path, text: str, what: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it, so that a failed
+    write never leaves half a file; ``what`` names the option in the error."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CommandFailed(f"{what}: cannot write: {exc.strerror or exc}") from None
 
 
 def _apply_target(args: argparse.Namespace, where: str) -> Path:
@@ -485,12 +495,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     if args.format != "json" and importlib.util.find_spec("matplotlib") is None:
         raise CommandFailed(REPORT_EXTRA)
     until = _parse_at(args.until)
-    start = _parse_since(args.since, until)
-    if start >= until:
-        raise UsageError(
-            f"--since {shorten(args.since, 40)} is not before --until {_iso(until)}: "
-            "the history runs from --since to --until"
-        )
+    start = _history_start(args.since, until, "--until")
     target = args.out if args.out is not None else REPORT_DEFAULT_OUT[args.format]
     out_path = None if target == "-" else _output_file(target, "--out")
     if args.config is None:
@@ -532,13 +537,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     if out_path is None:
         out.write(text)
     else:
-        tmp = out_path.with_name(out_path.name + ".tmp")
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(out_path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise CommandFailed(f"--out {target}: cannot write: {exc.strerror or exc}") from None
+        _write_replacing(out_path, text, f"--out {target}")
         _say(
             f"wrote {target}: {args.format}, {len(text.encode()) // 1024} KiB, "
             f"in {time.monotonic() - started:.1f}s"
