@@ -726,6 +726,11 @@ class AlertingConfig(_Strict):
         description="SupportSLOBacklogImminent: how far ahead it looks (default: a third of "
         "the SLO's shortest threshold, at least 5m)",
     )
+    imminent_pace: PositiveDuration | None = Field(
+        default=None,
+        description="SupportSLOBacklogImminent: the tickets coming due are compared with the "
+        "tickets answered in time over this window (default: three times the lead)",
+    )
     breach_imminent: PositiveDuration = parse_duration("15m")
 
 

@@ -57,6 +57,7 @@ slos:
       backlog_for: 10m
       imminent_tickets: 2
       imminent_lead: 10m
+      imminent_pace: 30m
       breach_imminent: 15m
   - name: first-response
     description: Other tickets get a first human reply within the SLA target.

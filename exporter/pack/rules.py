@@ -263,6 +263,8 @@ class SloPlan:
     backlog_imminent_tickets: int | None
     #: ...the bucket of ``helpdesk_slo_time_to_threshold_seconds`` it reads (seconds);
     backlog_lead: float | None
+    #: ...the window over which it counts the tickets answered in time (seconds);
+    backlog_pace: int | None
     #: ...and the business calendar of the SLO's SLA (None: 24x7), open all through the lead.
     business_calendar: str | None
     #: Bucket of ``helpdesk_sla_time_to_breach_seconds`` read by the imminent-breach alert.
@@ -423,6 +425,7 @@ def _plan_slo(
     for tier in tiers:
         windows.update((tier.long.seconds, tier.short.seconds))
     is_time = slo.kind is SloKind.TIME
+    lead = _backlog_lead(config, slo, notes) if is_time else None
     base = options.runbook_base_url.rstrip("/")
     grafana = options.grafana_url.rstrip("/")
     return SloPlan(
@@ -443,7 +446,8 @@ def _plan_slo(
         backlog_imminent_tickets=(
             (alerting.imminent_tickets or alerting.backlog_tickets) if is_time else None
         ),
-        backlog_lead=_backlog_lead(config, slo, notes) if is_time else None,
+        backlog_lead=lead,
+        backlog_pace=_backlog_pace(slo, lead, notes) if lead is not None else None,
         business_calendar=_business_calendar(config, slo) if is_time else None,
         imminent_bucket=_imminent_bucket(slo, notes) if is_time else None,
         runbook_url=alerting.runbook_url or f"{base}/{slo.name}.md",
@@ -541,6 +545,10 @@ def _plan_tiers(
 DEFAULT_LEAD_SHARE = Fraction(1, 3)
 #: ...and never less than this.
 MIN_LEAD = 5 * MINUTE
+#: It counts the tickets answered in time over this many leads by default: at a few tickets an
+#: hour a lead time often holds no answer at all, and a pace read from it says "stopped" by
+#: chance (measured in ``bench/bench_alert_quality.py``: half the false pages of one lead).
+DEFAULT_PACE_LEADS = 3
 
 
 def shortest_threshold(config: Config, slo: SloConfig) -> float | None:
@@ -587,6 +595,21 @@ def _backlog_lead(config: Config, slo: SloConfig, notes: list[str]) -> float:
             "ahead instead"
         )
     return chosen
+
+
+def _backlog_pace(slo: SloConfig, lead: float, notes: list[str]) -> int:
+    """The window over which the imminent-backlog alert counts the tickets answered in time:
+    ``DEFAULT_PACE_LEADS`` leads by default, never shorter than the lead."""
+    configured = slo.alerting.imminent_pace
+    if configured is None:
+        return round(lead) * DEFAULT_PACE_LEADS
+    if configured.seconds < lead:
+        notes.append(
+            f"slo {slo.name}: alerting.imminent_pace {configured} is shorter than the lead "
+            f"({format_window(round(lead))}); counting the answers of the lead instead"
+        )
+        return round(lead)
+    return round(configured.seconds)
 
 
 def _imminent_bucket(slo: SloConfig, notes: list[str]) -> float:
@@ -1002,14 +1025,17 @@ def backlog_imminent_alert(plan: SloPlan) -> Rule:
 
     * at least ``k`` open tickets whose clock runs will be past the threshold within the
       lead (those already past included);
-    * more of them than the team answered in time over the last lead time: at the pace
-      of the last minutes they cannot all be answered in time (a team that is busy but
-      keeping up answers more than that and stays quiet);
+    * more of them than the team answered in time over the pace window (three leads by
+      default): at the pace of that window they cannot all be answered in time.
+      A team that is busy but keeping up answers more than that and stays quiet, and so
+      does a team that has just cleared a queue (the weekend's, at Monday's opening).  The
+      window is longer than the lead because at a few tickets an hour a lead time often
+      holds no answer at all, so a pace read from it says "stopped" by chance;
     * evidence that this is not chance: a ticket has been late all through the last lead
-      time, or twice ``k`` are in the lead.  At a few tickets an hour the team often
-      answers nothing in ten minutes, two tickets wait at once by chance, and an unlucky
-      one is late for a few minutes; a staffing gap leaves the first of them unanswered
-      long after it is late (and a stopped team under load fills the lead at once).
+      time, or twice ``k`` are in the lead.  At a few tickets an hour two tickets wait at
+      once by chance, and an unlucky one is late for a few minutes; a staffing gap leaves
+      the first of them unanswered long after it is late (and a stopped team under load
+      fills the lead at once).
 
     A queue that waits overnight is not counted until the morning: the time to the
     threshold is counted on the SLO's business calendar.  And on a business calendar the
@@ -1017,14 +1043,16 @@ def backlog_imminent_alert(plan: SloPlan) -> Rule:
     lunch) the team has not had a lead time to answer the queue that waited.
     """
     assert plan.backlog_lead is not None and plan.backlog_imminent_tickets is not None
+    assert plan.backlog_pace is not None
     k = plan.backlog_imminent_tickets
     lead = Window(round(plan.backlog_lead))
+    pace = Window(plan.backlog_pace)
     name = f"{metrics.SLO_TIME_TO_THRESHOLD.name}_bucket"
     bucket = f"{name}{selector({'slo': plan.name}, le_matcher(plan.backlog_lead))}"
     late = f"{name}{selector({'slo': plan.name}, le_matcher(0.0))}"
     answered = (
         f"increase({metrics.SLO_EVENTS.name}{selector({'slo': plan.name, 'result': 'good'})}"
-        f"[{lead.text}])"
+        f"[{pace.text}])"
     )
     expr = "\n".join(
         [
@@ -1043,7 +1071,7 @@ def backlog_imminent_alert(plan: SloPlan) -> Rule:
         f"{VALUE_0F} open tickets of {_slo_title(plan)} will be waiting past "
         f"{plan.threshold_text} within {lead.text} (alert at {k}, with one late for "
         f"{lead.text} already or {2 * k} about to be), more than the team answered in time "
-        f"in the last {lead.text}. At this pace they will be late: the minutes left are for "
+        f"in the last {pace.text}. At this pace they will be late: the minutes left are for "
         "answering them, oldest first."
     )
     return _alert(

@@ -1170,6 +1170,9 @@ class _Builder:
     def _lead_minutes(self, plans: Sequence[SloPlan] | None = None) -> int:
         return max(round(p.backlog_lead or 0) for p in plans or self.timed) // MINUTE
 
+    def _pace_minutes(self, plans: Sequence[SloPlan]) -> int:
+        return max(p.backlog_pace or 0 for p in plans) // MINUTE
+
     def _piling_up(self) -> list[SloPlan]:
         """The SLOs whose k is small enough for a test of tickets piling up one by one."""
         return [p for p in self.timed if (p.backlog_imminent_tickets or 1) <= MAX_PILE]
@@ -1188,7 +1191,7 @@ class _Builder:
     ) -> ScenarioGroup:
         """One shape of the queue, and the predictive page the model expects at ``checks``.
 
-        The model: k or more in the lead, more than were answered in time over the lead,
+        The model: k or more in the lead, more than were answered in time over the pace window,
         and a ticket late all through the last lead time or 2k about to be; on a business
         calendar, open all through the last lead.  ``plans``: the SLOs it is written for
         (every time SLO by default).
@@ -1205,7 +1208,8 @@ class _Builder:
         def fires(plan: SloPlan, minute: int) -> bool:
             k = plan.backlog_imminent_tickets or 1
             lead = round(plan.backlog_lead or 0) // MINUTE
-            answered = good[minute] - good[max(0, minute - lead)]
+            pace = (plan.backlog_pace or 0) // MINUTE
+            answered = good[minute] - good[max(0, minute - pace)]
             count = within_lead(minute)
             # min_over_time(late[lead]): the samples of the last lead time, this one included
             window = range(max(0, minute - lead), minute + 1)
@@ -1248,7 +1252,8 @@ class _Builder:
             return None
         lead = self._lead_minutes(plans)
         k = max(p.backlog_imminent_tickets or 1 for p in plans)
-        first = 10 + lead + 5
+        # the answers before the stop are out of the pace window by the time it pages
+        first = 10 + max(lead, self._pace_minutes(plans) - 2 * lead) + 5
         entries = [first] + [first + 2 * lead + 5 * i for i in range(1, k)]
         back = entries[-1] + 10
         minutes = back + lead + 20
@@ -1280,7 +1285,8 @@ class _Builder:
             return None
         lead = self._lead_minutes(plans)
         k = max(p.backlog_imminent_tickets or 1 for p in plans)
-        first = 10 + lead + 5
+        # the answers before the stop are out of the pace window by the time it pages
+        first = 10 + max(lead, self._pace_minutes(plans)) + 5
         minutes = first + 2 * k + lead + 10
 
         def within_lead(minute: int) -> float:
@@ -1351,6 +1357,45 @@ class _Builder:
             (opens, opens + 1, opens + 3, opens + lead + 1),
             pages=False,
             open_=lambda minute: 1.0 if minute >= opens else 0.0,
+            plans=plans,
+        )
+
+    def queue_cleared(self) -> ScenarioGroup | None:
+        """The team clears a queue in a few minutes; k slow tickets stay in the lead, one late
+        all through a lead time: it answered more than k in time within the pace window, so
+        it is keeping up and nobody is paged (a lead-long pace would read "stopped")."""
+        if not self.timed:
+            return None
+        lead = min(round(p.backlog_lead or 0) for p in self.timed) // MINUTE
+        plans = [
+            p
+            for p in self.timed
+            if round(p.backlog_lead or 0) // MINUTE == lead
+            and (p.backlog_pace or 0) // MINUTE >= lead + 10
+        ]
+        if not plans:
+            return None
+        k = max(p.backlog_imminent_tickets or 1 for p in plans)
+        queue = 2 * k + 1
+        minutes = lead + 30
+
+        def within_lead(minute: int) -> float:
+            return float(k) if minute >= 6 else 0.0
+
+        def late(minute: int) -> float:
+            return 1.0 if minute >= 7 else 0.0
+
+        return self._imminent_group(
+            f"a queue of {queue} tickets is answered in five minutes; {k} slow ones stay in "
+            "the lead, one of them late, and page nobody while the pace window holds the "
+            "answers",
+            minutes,
+            within_lead,
+            late,
+            # the queue answered in minutes 1 to 5, then nothing
+            [queue * min(5, m) // 5 for m in range(minutes + 1)],
+            (lead + 8, lead + 9),
+            pages=False,
             plans=plans,
         )
 
@@ -1835,6 +1880,7 @@ class _Builder:
             self.sudden_stop(),
             self.chance(),
             self.opening(),
+            self.queue_cleared(),
             self.busy_keeping_up(),
             self.quiet_hour_late_ticket(),
             self.availability_outage(),

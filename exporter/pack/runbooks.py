@@ -343,6 +343,9 @@ def _slo_context(config: Config, pack: PackPlan, plan: SloPlan) -> dict[str, Any
         "backlog_lead": (
             None if plan.backlog_lead is None else rule_pack.format_window(round(plan.backlog_lead))
         ),
+        "backlog_pace": (
+            None if plan.backlog_pace is None else rule_pack.format_window(plan.backlog_pace)
+        ),
         "imminent_tickets": plan.backlog_imminent_tickets,
         "business_calendar": plan.business_calendar,
         "imminent": (

@@ -140,6 +140,7 @@ def test_generated_tests_cover_every_scenario(packs: dict[str, Path]) -> None:
         "SupportSLOBacklogImminent",
         "SupportSLOBacklogImminent",
         "SupportSLOBacklogImminent",
+        "SupportSLOBacklogImminent",
         "SupportSLOBacklogImminent and SupportSLOBacklogBreached",
         "exporter",
         "status time",
@@ -235,6 +236,12 @@ SLO_RULE_BREAKS = [
         r"\nand on \(\)\nmax\(helpdesk_slo_time_to_threshold_seconds_bucket",
         "\nor on ()\nmax(helpdesk_slo_time_to_threshold_seconds_bucket",
         "a burst of tickets near their threshold",
+    ),
+    (
+        "imminent-with-a-lead-long-pace-pages-a-team-that-just-cleared-a-queue",
+        r'(increase\(helpdesk_slo_events_total\{[^}]*result="good"\})\[\w+\]',
+        r"\1[5m]",
+        "slow ones stay in the lead",
     ),
     (
         "imminent-without-a-late-ticket-pages-on-chance",

@@ -48,6 +48,7 @@ from exporter.pack.ruletests import (
     tier_condition,
     traffic,
 )
+from exporter.units import parse_duration
 from tests.tools import require_shared
 
 SHARED = Path(__file__).parents[2] / ".." / "shared"
@@ -743,3 +744,25 @@ def test_model_of_a_tier_needs_both_windows_and_the_guard() -> None:
     two_bad = traffic([(60, 0, 0), (2, 0, 1)], 70)
     assert not tier_condition(tier, two_bad, 63)  # ratio 1 everywhere, but 2 < 3 bad events
     assert MINUTE == 60
+
+
+@pytest.mark.parametrize(
+    ("alerting", "pace", "noted"),
+    [
+        ({"imminent_lead": "10m"}, "30m", False),
+        ({"imminent_lead": "10m", "imminent_pace": "1h"}, "1h", False),
+        ({"imminent_lead": "10m", "imminent_pace": "10m"}, "10m", False),
+        ({"imminent_lead": "30m", "imminent_pace": "10m"}, "30m", True),
+    ],
+    ids=["three-leads-by-default", "configured", "the-lead-itself", "shorter-than-the-lead"],
+)
+def test_imminent_page_counts_answers_over_the_pace_window(
+    alerting: dict[str, str], pace: str, noted: bool
+) -> None:
+    config = config_with(time_slo(alerting=alerting))
+    plan = plan_pack(config)
+    assert plan.slos[0].backlog_pace == parse_duration(pace).seconds
+    assert any("imminent_pace" in n for n in plan.notes) is noted
+    alert = next(r for r in all_rules(config) if r.get("alert") == "SupportSLOBacklogImminent")
+    assert f'result="good"}}[{pace}])' in alert["expr"]
+    assert f"in the last {pace}." in alert["annotations"]["description"]
