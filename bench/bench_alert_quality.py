@@ -144,6 +144,9 @@ SLOTH_WINDOWS = (5 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 6 * HOUR, DAY, 3 * DAY
 QUIET_EVENTS = 3
 #: False pages this soon after an incident's end are marked as its aftermath.
 AFTERMATH = 6 * HOUR
+#: A false page "came true" when k tickets crossed the threshold this close to it (before or
+#: after): the harm of an incident's floor, outside every incident.
+CAME_TRUE = 30 * MINUTE
 
 
 # --- the simulated helpdesk -------------------------------------------------------------------
@@ -1146,6 +1149,8 @@ class SeedRun:
     checked: int
     phases: dict[str, float]
     total: float
+    #: late tickets of a detection floor
+    k: int
 
     def detection(self, row: Row, index: int) -> float | None:
         start, stop = self.windows[index]
@@ -1161,6 +1166,10 @@ class SeedRun:
 
     def quiet(self, at: float) -> bool:
         return self.outcomes.decided(at - HOUR, at) < QUIET_EVENTS
+
+    def came_true(self, at: float) -> bool:
+        """At least k tickets crossed the threshold within ``CAME_TRUE`` of ``at``."""
+        return _count(self.outcomes.bad, at - CAME_TRUE, at + CAME_TRUE) >= self.k
 
     def episodes(self, row: Row) -> list[float]:
         return [
@@ -1186,7 +1195,7 @@ def check_instants(
             instants += [floor - 10 * MINUTE, floor - 5 * MINUTE, floor + MINUTE]
     zone = ZoneInfo(TIMEZONE)
     first = datetime.fromtimestamp(scenario.evaluated_from, zone).date()
-    for week in range(2):
+    for week in range(min(2, round((scenario.end - scenario.evaluated_from) / WEEK))):
         day = first + timedelta(weeks=week)
         for hour, minute in ((9, 20), (9, 30), (9, 31), (9, 50)):
             moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
@@ -1297,6 +1306,7 @@ def run_seed(
         checked,
         {"simulate": simulated, "load": loaded, "evaluate": evaluated},
         time.perf_counter() - begun,
+        k,
     )
 
 
@@ -1336,7 +1346,8 @@ def make_rows(
         ),
         Row(
             f"ours: predictive (imminent, >= {plan.backlog_imminent_tickets} within {lead} and "
-            f"more than answered in time{_for_text([by_key['ours_imminent']])})",
+            f"more than answered in time in {prometheus_duration(plan.backlog_pace or 0)}"
+            f"{_for_text([by_key['ours_imminent']])})",
             ("ours_imminent",),
         ),
         Row("ours: all pages (burn tiers, backlog, predictive)", ours_pages),
@@ -1490,13 +1501,14 @@ def print_combined(args: argparse.Namespace, done: Sequence[SeedRun]) -> None:
     print(
         "| pages | incidents paged (with a floor) | delay from start: median | "
         "from floor: median / max | false pages / 26 weeks | of which quiet | "
-        "of which Monday 09-11 |"
+        f"of which Monday 09-11 | of which came true ({done[0].k} late within "
+        f"{duration_text(CAME_TRUE)}) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for index, row in enumerate(done[0].rows):
         delays = []
         floor_delays = []
-        false = quiet = monday = 0
+        false = quiet = monday = true = 0
         for run in done:
             mine = run.rows[index]
             for i, incident in enumerate(run.incidents):
@@ -1511,11 +1523,12 @@ def print_combined(args: argparse.Namespace, done: Sequence[SeedRun]) -> None:
             false += len(pages)
             quiet += sum(run.quiet(a) for a in pages)
             monday += sum(monday_opening(a) for a in pages)
+            true += sum(run.came_true(a) for a in pages)
         print(
             f"| {row.title} | {len(delays)} of {incidents} ({len(floor_delays)} of {floored}) | "
             f"{duration_text(statistics.median(delays)) if delays else '-'} | "
             f"{_median_max(floor_delays)} | {false * per26:.1f} | {quiet * per26:.1f} | "
-            f"{monday * per26:.1f} |"
+            f"{monday * per26:.1f} | {true * per26:.1f} |"
         )
     print()
     print(
@@ -1555,9 +1568,9 @@ def print_seed(args: argparse.Namespace, plan: SloPlan, run: SeedRun) -> None:
     print(
         "| pages | incidents paged (with a floor) | delay from start: median / max | "
         "from floor: median / max | page episodes | false pages | of which quiet | "
-        "of which Monday 09-11 |"
+        "of which Monday 09-11 | of which came true |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in run.rows:
         delays = []
         floor_delays = []
@@ -1572,11 +1585,12 @@ def print_seed(args: argparse.Namespace, plan: SloPlan, run: SeedRun) -> None:
         false = run.false_pages(row)
         quiet = [a for a in false if run.quiet(a)]
         monday = [a for a in false if monday_opening(a)]
+        true = [a for a in false if run.came_true(a)]
         print(
             f"| {row.title.split(' (')[0]} | {len(delays)} of {len(incidents)} "
             f"({len(floor_delays)} of {len(reached)}) | {_median_max(delays)} | "
             f"{_median_max(floor_delays)} | {len(run.episodes(row))} | {len(false)} | "
-            f"{len(quiet)} | {len(monday)} |"
+            f"{len(quiet)} | {len(monday)} | {len(true)} |"
         )
     print()
     print("Per shape:")
@@ -1610,13 +1624,16 @@ def print_seed(args: argparse.Namespace, plan: SloPlan, run: SeedRun) -> None:
     print()
     print(
         "False pages (local time: SLO outcomes decided in the hour before, bad among them; "
-        f"incident that ended less than {duration_text(AFTERMATH)} before):"
+        f"tickets that crossed the threshold within {duration_text(CAME_TRUE)} before or after "
+        f"the page; incident that ended less than {duration_text(AFTERMATH)} before):"
     )
     print()
 
     def describe(at: float) -> str:
         text = f"{local(at)} ({outcomes.decided(at - HOUR, at)}, "
-        text += f"{_count(outcomes.bad, at - HOUR, at)} bad"
+        text += f"{_count(outcomes.bad, at - HOUR, at)} bad; "
+        text += f"{_count(outcomes.bad, at - CAME_TRUE, at + CAME_TRUE)} late within "
+        text += duration_text(CAME_TRUE)
         before = [i for i, incident in enumerate(incidents) if incident.end <= at]
         if before and at - incidents[before[-1]].end < AFTERMATH:
             ago = duration_text(at - incidents[before[-1]].end)
