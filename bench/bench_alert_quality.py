@@ -1508,7 +1508,7 @@ def print_combined(args: argparse.Namespace, done: Sequence[SeedRun]) -> None:
     for index, row in enumerate(done[0].rows):
         delays = []
         floor_delays = []
-        false = quiet = monday = true = 0
+        false = quiet = monday = came_true = 0
         for run in done:
             mine = run.rows[index]
             for i, incident in enumerate(run.incidents):
@@ -1523,12 +1523,12 @@ def print_combined(args: argparse.Namespace, done: Sequence[SeedRun]) -> None:
             false += len(pages)
             quiet += sum(run.quiet(a) for a in pages)
             monday += sum(monday_opening(a) for a in pages)
-            true += sum(run.came_true(a) for a in pages)
+            came_true += sum(run.came_true(a) for a in pages)
         print(
             f"| {row.title} | {len(delays)} of {incidents} ({len(floor_delays)} of {floored}) | "
             f"{duration_text(statistics.median(delays)) if delays else '-'} | "
             f"{_median_max(floor_delays)} | {false * per26:.1f} | {quiet * per26:.1f} | "
-            f"{monday * per26:.1f} | {true * per26:.1f} |"
+            f"{monday * per26:.1f} | {came_true * per26:.1f} |"
         )
     print()
     print(
@@ -1585,12 +1585,12 @@ def print_seed(args: argparse.Namespace, plan: SloPlan, run: SeedRun) -> None:
         false = run.false_pages(row)
         quiet = [a for a in false if run.quiet(a)]
         monday = [a for a in false if monday_opening(a)]
-        true = [a for a in false if run.came_true(a)]
+        came_true = [a for a in false if run.came_true(a)]
         print(
             f"| {row.title.split(' (')[0]} | {len(delays)} of {len(incidents)} "
             f"({len(floor_delays)} of {len(reached)}) | {_median_max(delays)} | "
             f"{_median_max(floor_delays)} | {len(run.episodes(row))} | {len(false)} | "
-            f"{len(quiet)} | {len(monday)} | {len(true)} |"
+            f"{len(quiet)} | {len(monday)} | {len(came_true)} |"
         )
     print()
     print("Per shape:")

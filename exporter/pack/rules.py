@@ -547,7 +547,7 @@ DEFAULT_LEAD_SHARE = Fraction(1, 3)
 MIN_LEAD = 5 * MINUTE
 #: It counts the tickets answered in time over this many leads by default: at a few tickets an
 #: hour a lead time often holds no answer at all, and a pace read from it says "stopped" by
-#: chance (measured in ``bench/bench_alert_quality.py``: half the false pages of one lead).
+#: chance (``bench/bench_alert_quality.py``: fewer false pages than one lead, same detection).
 DEFAULT_PACE_LEADS = 3
 
 
